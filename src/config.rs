@@ -1,0 +1,369 @@
+//! Settings from the environment, a `.env` file and the command line.
+//!
+//! Every setting has one name, used as the environment variable and, in kebab case,
+//! as the flag (`PORT`, `--port`). Values are read as text by `clap` and checked
+//! here, so a bad one stops the process with one line naming the setting, and a
+//! secret is never echoed back.
+
+use std::{net::IpAddr, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The command line.
+#[derive(Parser)]
+#[command(name = "todo-graphql", version, about = "GraphQL API for a Better Auth todo app")]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run migrations (unless told not to), then serve HTTP until SIGINT or SIGTERM.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) to standard output and exit.
+    PrintSchema,
+}
+
+/// Raw settings as `clap` read them; turned into a [`Config`] by [`Config::from_settings`].
+#[derive(Args, Default)]
+pub struct Settings {
+    /// PostgreSQL URL (Neon: the pooled URL).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// The frontend's Better Auth secret; signs session cookies.
+    #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, global = true)]
+    pub better_auth_secret: Option<String>,
+    /// Better Auth's `advanced.cookiePrefix`.
+    #[arg(long, env = "BETTER_AUTH_COOKIE_PREFIX", default_value = "better-auth", global = true)]
+    pub better_auth_cookie_prefix: String,
+    /// Allowed browser origins, comma-separated.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000", global = true)]
+    pub cors_origins: String,
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value = "8080", global = true)]
+    pub port: String,
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0", global = true)]
+    pub host: String,
+    /// `pretty` or `json`; `pretty` on a terminal, else `json`.
+    #[arg(long, env = "LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// Apply pending migrations when `serve` starts.
+    #[arg(long, env = "RUN_MIGRATIONS", default_value = "true", global = true)]
+    pub run_migrations: String,
+    /// Deepest selection a query may have.
+    #[arg(long, env = "MAX_DEPTH", default_value = "10", global = true)]
+    pub max_depth: String,
+    /// Highest complexity a query may have.
+    #[arg(long, env = "MAX_COMPLEXITY", default_value = "1000", global = true)]
+    pub max_complexity: String,
+    /// Most operations in one batched request.
+    #[arg(long, env = "MAX_BATCH", default_value = "10", global = true)]
+    pub max_batch: String,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value = "1048576", global = true)]
+    pub max_body_bytes: String,
+    /// Longest a request may run, in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "10", global = true)]
+    pub request_timeout_secs: String,
+    /// Largest page of `tasks`.
+    #[arg(long, env = "MAX_PAGE_SIZE", default_value = "100", global = true)]
+    pub max_page_size: String,
+    /// How many automatic persisted queries to remember.
+    #[arg(long, env = "APQ_CACHE_SIZE", default_value = "1000", global = true)]
+    pub apq_cache_size: String,
+    /// Most database connections in the pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "10", global = true)]
+    pub database_max_connections: String,
+    /// Longest wait for a pooled connection, in seconds.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5", global = true)]
+    pub database_acquire_timeout_secs: String,
+}
+
+/// A setting that cannot be used; its `Display` is the one line printed at start-up.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{setting}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable's name.
+    pub setting: &'static str,
+    /// What is wrong, never the value of a secret.
+    pub reason: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Limits on what one request may ask for.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Deepest selection (`MAX_DEPTH`).
+    pub max_depth: usize,
+    /// Highest complexity (`MAX_COMPLEXITY`).
+    pub max_complexity: usize,
+    /// Most operations in a batch (`MAX_BATCH`).
+    pub max_batch: usize,
+    /// Largest body in bytes (`MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Longest run of one request (`REQUEST_TIMEOUT_SECS`).
+    pub request_timeout: Duration,
+    /// Largest page of `tasks` (`MAX_PAGE_SIZE`).
+    pub max_page_size: u64,
+    /// Persisted queries remembered (`APQ_CACHE_SIZE`).
+    pub apq_cache_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 10,
+            max_complexity: 1000,
+            max_batch: 10,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(10),
+            max_page_size: 100,
+            apq_cache_size: 1000,
+        }
+    }
+}
+
+/// The database connection settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// The URL, password included, hence secret.
+    pub url: SecretString,
+    /// Most connections in the pool.
+    pub max_connections: u32,
+    /// Longest wait for a connection.
+    pub acquire_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// The host the URL names, for banners and logs (never the password).
+    pub fn host(&self) -> String {
+        url::Url::parse(self.url.expose_secret())
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// The checked configuration of the service.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the data lives.
+    pub database: DatabaseConfig,
+    /// The Better Auth secret that signs session cookies.
+    pub better_auth_secret: SecretString,
+    /// The Better Auth cookie prefix.
+    pub cookie_prefix: String,
+    /// Origins allowed to call from a browser.
+    pub cors_origins: Vec<String>,
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Log format, when given; else chosen by whether standard output is a terminal.
+    pub log_format: Option<LogFormat>,
+    /// Whether `serve` applies pending migrations first.
+    pub run_migrations: bool,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Checks raw settings.
+    ///
+    /// # Errors
+    /// The first setting that is missing or malformed.
+    pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let database = DatabaseConfig {
+            url: database_url(settings.database_url.as_deref())?,
+            max_connections: number("DATABASE_MAX_CONNECTIONS", &settings.database_max_connections, 1..=1000)?,
+            acquire_timeout: Duration::from_secs(number(
+                "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                &settings.database_acquire_timeout_secs,
+                1..=600,
+            )?),
+        };
+        let better_auth_secret = match settings.better_auth_secret.as_deref() {
+            Some(secret) if !secret.is_empty() => SecretString::from(secret),
+            _ => {
+                return Err(error(
+                    "BETTER_AUTH_SECRET",
+                    "required with PostgreSQL: set it to the frontend's Better Auth secret",
+                ));
+            }
+        };
+        let cookie_prefix = settings.better_auth_cookie_prefix.trim().to_owned();
+        if cookie_prefix.is_empty() || !cookie_prefix.chars().all(|c| c.is_ascii_graphic() && c != ';' && c != '=') {
+            return Err(error("BETTER_AUTH_COOKIE_PREFIX", "must be a non-empty cookie name prefix"));
+        }
+        Ok(Self {
+            database,
+            better_auth_secret,
+            cookie_prefix,
+            cors_origins: cors_origins(&settings.cors_origins)?,
+            host: settings
+                .host
+                .trim()
+                .parse()
+                .map_err(|_| error("HOST", format!("not an IP address: {:?}", settings.host)))?,
+            port: number("PORT", &settings.port, 0..=u16::MAX)?,
+            log_format: log_format(settings.log_format.as_deref())?,
+            run_migrations: boolean("RUN_MIGRATIONS", &settings.run_migrations)?,
+            limits: Limits {
+                max_depth: number("MAX_DEPTH", &settings.max_depth, 1..=1000)?,
+                max_complexity: number("MAX_COMPLEXITY", &settings.max_complexity, 1..=1_000_000)?,
+                max_batch: number("MAX_BATCH", &settings.max_batch, 1..=1000)?,
+                max_body_bytes: number("MAX_BODY_BYTES", &settings.max_body_bytes, 1024..=1024 * 1024 * 1024)?,
+                request_timeout: Duration::from_secs(number(
+                    "REQUEST_TIMEOUT_SECS",
+                    &settings.request_timeout_secs,
+                    1..=3600,
+                )?),
+                max_page_size: number("MAX_PAGE_SIZE", &settings.max_page_size, 1..=10_000)?,
+                apq_cache_size: number("APQ_CACHE_SIZE", &settings.apq_cache_size, 1..=1_000_000)?,
+            },
+        })
+    }
+}
+
+fn error(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError { setting, reason: reason.into() }
+}
+
+/// Checks the URL without ever putting it, or a part of it, in the message.
+fn database_url(value: Option<&str>) -> Result<SecretString, ConfigError> {
+    const NAME: &str = "DATABASE_URL";
+    let value = match value.map(str::trim) {
+        Some(value) if !value.is_empty() => value,
+        _ => return Err(error(NAME, "not set: give the PostgreSQL URL, postgres://user:password@host/database")),
+    };
+    let url = url::Url::parse(value)
+        .map_err(|_| error(NAME, "not a valid URL; expected postgres://user:password@host/database"))?;
+    match url.scheme() {
+        "postgres" | "postgresql" => {}
+        _ => return Err(error(NAME, "unsupported scheme; expected postgres:// or postgresql://")),
+    }
+    Ok(SecretString::from(value))
+}
+
+fn number<T>(setting: &'static str, value: &str, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    value.trim().parse::<T>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+        error(setting, format!("must be a whole number from {} to {}, got {value:?}", range.start(), range.end()))
+    })
+}
+
+fn boolean(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(error(setting, format!("must be true or false, got {value:?}"))),
+    }
+}
+
+fn log_format(value: Option<&str>) -> Result<Option<LogFormat>, ConfigError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(None),
+        Some("pretty") => Ok(Some(LogFormat::Pretty)),
+        Some("json") => Ok(Some(LogFormat::Json)),
+        Some(other) => Err(error("LOG_FORMAT", format!("must be pretty or json, got {other:?}"))),
+    }
+}
+
+fn cors_origins(value: &str) -> Result<Vec<String>, ConfigError> {
+    let mut origins = Vec::new();
+    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let parsed = url::Url::parse(origin)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none())
+            .ok_or_else(|| error("CORS_ORIGINS", format!("not an origin (scheme://host[:port]): {origin:?}")))?;
+        origins.push(parsed.origin().ascii_serialization());
+    }
+    Ok(origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings {
+            database_url: Some("postgres://app:hunter2@db.example.com/todo".into()),
+            better_auth_secret: Some("s3cret-value".into()),
+            better_auth_cookie_prefix: "better-auth".into(),
+            cors_origins: "http://localhost:3000, https://app.example.com".into(),
+            port: "8080".into(),
+            host: "0.0.0.0".into(),
+            log_format: None,
+            run_migrations: "true".into(),
+            max_depth: "10".into(),
+            max_complexity: "1000".into(),
+            max_batch: "10".into(),
+            max_body_bytes: "1048576".into(),
+            request_timeout_secs: "10".into(),
+            max_page_size: "100".into(),
+            apq_cache_size: "1000".into(),
+            database_max_connections: "10".into(),
+            database_acquire_timeout_secs: "5".into(),
+        }
+    }
+
+    #[test]
+    fn good_settings_are_accepted() {
+        let config = Config::from_settings(&settings()).unwrap();
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.cors_origins, ["http://localhost:3000", "https://app.example.com"]);
+        assert_eq!(config.database.host(), "db.example.com");
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        type Spoil = fn(&mut Settings);
+        let cases: [(&str, Spoil); 6] = [
+            ("BETTER_AUTH_SECRET", |s| s.better_auth_secret = None),
+            ("DATABASE_URL", |s| s.database_url = Some("not a url".into())),
+            ("DATABASE_URL", |s| s.database_url = Some("mysql://u:p@h/db".into())),
+            ("PORT", |s| s.port = "70000".into()),
+            ("PORT", |s| s.port = "http".into()),
+            ("CORS_ORIGINS", |s| s.cors_origins = "localhost:3000/path".into()),
+        ];
+        for (setting, spoil) in cases {
+            let mut raw = settings();
+            spoil(&mut raw);
+            let err = Config::from_settings(&raw).unwrap_err();
+            assert_eq!(err.setting, setting, "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let config = Config::from_settings(&settings()).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("s3cret-value"), "{shown}");
+
+        let mut raw = settings();
+        raw.database_url = Some("postgres://app:hunter2@db:notaport/todo".into());
+        let err = Config::from_settings(&raw).unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}

@@ -1,0 +1,126 @@
+//! The database: connecting, migrating, and the SQL of each domain.
+//!
+//! Nothing here knows about GraphQL. [`task`] owns every statement on `tasks`;
+//! [`user`] only ever reads Better Auth's tables.
+
+pub mod task;
+pub mod user;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use anyhow::Context as _;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
+use secrecy::ExposeSecret;
+
+use crate::config::DatabaseConfig;
+
+/// The key of the PostgreSQL advisory lock held while migrating, so that instances
+/// starting together apply each migration once. ("todo-gql" in ASCII.)
+const MIGRATION_LOCK_KEY: i64 = 0x746f_646f_2d67_716c;
+
+/// Counts the SQL statements the pool runs, for tests, benchmarks and metrics.
+#[derive(Clone, Default, Debug)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Statements run so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Opens the pool.
+///
+/// # Errors
+/// When the URL is unusable or the server does not answer within the acquire timeout.
+pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
+    let mut options = ConnectOptions::new(config.url.expose_secret().to_owned());
+    options
+        .max_connections(config.max_connections)
+        .min_connections(0)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_timeout(config.acquire_timeout)
+        .sqlx_logging(false);
+    let mut db = Database::connect(options).await?;
+    let counter = StatementCounter::default();
+    let count = counter.0.clone();
+    db.set_metric_callback(move |_| {
+        count.fetch_add(1, Ordering::Relaxed);
+    });
+    Ok((db, counter))
+}
+
+/// Applies pending migrations under an advisory lock, on a connection of its own.
+///
+/// When nothing is pending it only reads the migration table, so a restart (or a
+/// role that cannot create tables) costs one query and takes no lock.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails; the cause is chained.
+pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<usize> {
+    let mut options = ConnectOptions::new(config.url.expose_secret().to_owned());
+    options.max_connections(1).min_connections(1).acquire_timeout(config.acquire_timeout).sqlx_logging(false);
+    let db = Database::connect(options).await.context("connecting to run migrations")?;
+    let result = migrate_locked(&db).await;
+    db.close().await.ok();
+    result
+}
+
+async fn migrate_locked(db: &DatabaseConnection) -> anyhow::Result<usize> {
+    let pending = Migrator::get_pending_migrations_read_only(db).await.context("reading the migration table")?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let backend = db.get_database_backend();
+    db.execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.into()]))
+        .await
+        .context("taking the migration lock")?;
+    // Another instance may have applied them while this one waited for the lock.
+    let result = async {
+        let pending = Migrator::get_pending_migrations(db).await?.len();
+        Migrator::up(db, None).await?;
+        Ok::<_, DbErr>(pending)
+    }
+    .await
+    .context("applying migrations");
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        "SELECT pg_advisory_unlock($1)",
+        [MIGRATION_LOCK_KEY.into()],
+    ))
+    .await
+    .context("releasing the migration lock")?;
+    result
+}
+
+/// The tables `/ready` requires: Better Auth's and the service's own.
+pub const REQUIRED_TABLES: [&str; 5] = ["user", "session", "account", "verification", "tasks"];
+
+/// The required tables that are missing from the database's search path.
+///
+/// # Errors
+/// When the database does not answer.
+pub async fn missing_tables(db: &DatabaseConnection) -> Result<Vec<&'static str>, DbErr> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT to_regclass('\"user\"') IS NOT NULL AS \"user\", \
+                    to_regclass('session') IS NOT NULL AS session, \
+                    to_regclass('account') IS NOT NULL AS account, \
+                    to_regclass('verification') IS NOT NULL AS verification, \
+                    to_regclass('tasks') IS NOT NULL AS tasks",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no row from the readiness query".into()))?;
+    let mut missing = Vec::new();
+    for table in REQUIRED_TABLES {
+        if !row.try_get::<bool>("", table)? {
+            missing.push(table);
+        }
+    }
+    Ok(missing)
+}

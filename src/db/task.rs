@@ -1,0 +1,388 @@
+//! Every statement on `tasks`. Each function is scoped to one user: there is no way
+//! to reach a task without naming its owner.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entity::tasks::{self, Column, Entity, Model};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ExprTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::{Expr, Func, LikeExpr, SimpleExpr, extension::postgres::PgExpr},
+};
+use uuid::Uuid;
+
+/// Which tasks by completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    /// Every task.
+    #[default]
+    All,
+    /// Not completed.
+    Pending,
+    /// Completed.
+    Completed,
+}
+
+/// Which of a user's tasks a list or count covers.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// By completion.
+    pub status: Status,
+    /// Case-insensitive substring of the title or description, matched literally.
+    pub search: Option<String>,
+}
+
+/// The column a list is ordered by; `id` always breaks ties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    /// `created_at`
+    CreatedAt,
+    /// `updated_at`
+    UpdatedAt,
+    /// `title`
+    Title,
+}
+
+/// The order of a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    /// The column.
+    pub field: SortField,
+    /// Largest first.
+    pub descending: bool,
+}
+
+/// The value of the sort column at a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyValue {
+    /// For `created_at` and `updated_at`, exactly as stored.
+    Time(DateTime<Utc>),
+    /// For `title`.
+    Text(String),
+}
+
+/// A row's position in an order: the sort column's value, then the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// The sort column's value.
+    pub value: KeyValue,
+    /// The row's id.
+    pub id: Uuid,
+}
+
+impl Key {
+    /// Where `task` stands when ordered by `field`.
+    pub fn of(task: &Model, field: SortField) -> Self {
+        let value = match field {
+            SortField::CreatedAt => KeyValue::Time(task.created_at),
+            SortField::UpdatedAt => KeyValue::Time(task.updated_at),
+            SortField::Title => KeyValue::Text(task.title.clone()),
+        };
+        Self { value, id: task.id }
+    }
+}
+
+/// Which slice of an ordered list to read.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Rows strictly after this key.
+    pub after: Option<Key>,
+    /// Rows strictly before this key.
+    pub before: Option<Key>,
+    /// How many rows.
+    pub limit: u64,
+    /// Take them from the end of the window instead of its start.
+    pub from_end: bool,
+}
+
+/// A page of tasks in list order.
+#[derive(Debug)]
+pub struct Page {
+    /// The tasks, in the requested order.
+    pub tasks: Vec<Model>,
+    /// Whether the window holds more rows beyond `limit`, on the side read from.
+    pub has_more: bool,
+}
+
+/// One page, by key (never by offset): one statement.
+///
+/// # Errors
+/// When the database fails.
+pub async fn page(
+    db: &DatabaseConnection,
+    user_id: &str,
+    filter: &Filter,
+    sort: Sort,
+    window: &Window,
+) -> Result<Page, DbErr> {
+    let column = sort_column(sort.field);
+    let mut condition = filter_condition(user_id, filter);
+    if let Some(after) = &window.after {
+        condition = condition.add(beyond(column, after, !sort.descending));
+    }
+    if let Some(before) = &window.before {
+        condition = condition.add(beyond(column, before, sort.descending));
+    }
+    // Reading from the end means reading the reversed order from its start.
+    let order = if sort.descending != window.from_end { Order::Desc } else { Order::Asc };
+    let mut tasks = Entity::find()
+        .filter(condition)
+        .order_by(column, order.clone())
+        .order_by(Column::Id, order)
+        .limit(window.limit + 1)
+        .all(db)
+        .await?;
+    let has_more = tasks.len() as u64 > window.limit;
+    tasks.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
+    if window.from_end {
+        tasks.reverse();
+    }
+    Ok(Page { tasks, has_more })
+}
+
+/// How many of the user's tasks match the filter.
+///
+/// # Errors
+/// When the database fails.
+pub async fn count(db: &DatabaseConnection, user_id: &str, filter: &Filter) -> Result<u64, DbErr> {
+    Entity::find().filter(filter_condition(user_id, filter)).count(db).await
+}
+
+/// Totals by status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Every task.
+    pub total: i64,
+    /// Completed tasks.
+    pub completed: i64,
+}
+
+/// The user's totals, in one statement.
+///
+/// # Errors
+/// When the database fails.
+pub async fn stats(db: &DatabaseConnection, user_id: &str) -> Result<Stats, DbErr> {
+    let (total, completed): (i64, i64) = Entity::find()
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "total")
+        .column_as(Expr::cust("COUNT(*) FILTER (WHERE completed)"), "completed")
+        .filter(Column::UserId.eq(user_id))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, 0));
+    Ok(Stats { total, completed })
+}
+
+/// The user's task with this id.
+///
+/// # Errors
+/// When the database fails.
+pub async fn find(db: &DatabaseConnection, user_id: &str, id: Uuid) -> Result<Option<Model>, DbErr> {
+    Entity::find().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id)).one(db).await
+}
+
+/// A task to create, already validated.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    /// Trimmed title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Done already.
+    pub completed: bool,
+}
+
+/// Inserts a task (one statement) and returns it as stored.
+///
+/// # Errors
+/// When the database fails.
+pub async fn create(db: &DatabaseConnection, user_id: &str, new: NewTask, now: DateTime<Utc>) -> Result<Model, DbErr> {
+    let now = now.trunc_subsecs(3);
+    tasks::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        title: Set(new.title),
+        description: Set(new.description),
+        completed: Set(new.completed),
+        user_id: Set(user_id.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+}
+
+/// Changes to a task, already validated; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// New trimmed title.
+    pub title: Option<String>,
+    /// New description; `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// New completion.
+    pub completed: Option<bool>,
+}
+
+impl Changes {
+    /// Whether nothing would change.
+    pub fn is_empty(&self) -> bool {
+        self.title.is_none() && self.description.is_none() && self.completed.is_none()
+    }
+}
+
+/// Applies `changes` in one statement; `None` when the user has no such task.
+/// With no changes at all the task is returned as it is, `updated_at` untouched.
+///
+/// # Errors
+/// When the database fails.
+pub async fn update(
+    db: &DatabaseConnection,
+    user_id: &str,
+    id: Uuid,
+    changes: Changes,
+    now: DateTime<Utc>,
+) -> Result<Option<Model>, DbErr> {
+    if changes.is_empty() {
+        return find(db, user_id, id).await;
+    }
+    let mut update = Entity::update_many()
+        .filter(Column::Id.eq(id))
+        .filter(Column::UserId.eq(user_id))
+        .col_expr(Column::UpdatedAt, moved_forward(now));
+    if let Some(title) = changes.title {
+        update = update.col_expr(Column::Title, Expr::val(title));
+    }
+    if let Some(description) = changes.description {
+        update = update.col_expr(Column::Description, Expr::val(description));
+    }
+    if let Some(completed) = changes.completed {
+        update = update.col_expr(Column::Completed, Expr::val(completed));
+    }
+    Ok(update.exec_with_returning(db).await?.pop())
+}
+
+/// Flips `completed` in one UPDATE, so concurrent toggles serialise on the row
+/// lock and none is lost; `None` when the user has no such task.
+///
+/// # Errors
+/// When the database fails.
+pub async fn toggle(
+    db: &DatabaseConnection,
+    user_id: &str,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<Model>, DbErr> {
+    Ok(Entity::update_many()
+        .filter(Column::Id.eq(id))
+        .filter(Column::UserId.eq(user_id))
+        .col_expr(Column::Completed, Expr::col(Column::Completed).not())
+        .col_expr(Column::UpdatedAt, moved_forward(now))
+        .exec_with_returning(db)
+        .await?
+        .pop())
+}
+
+/// Deletes the user's task; whether there was one.
+///
+/// # Errors
+/// When the database fails.
+pub async fn delete(db: &DatabaseConnection, user_id: &str, id: Uuid) -> Result<bool, DbErr> {
+    let result = Entity::delete_many().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id)).exec(db).await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Deletes the user's completed tasks; how many.
+///
+/// # Errors
+/// When the database fails.
+pub async fn delete_completed(db: &DatabaseConnection, user_id: &str) -> Result<u64, DbErr> {
+    let result =
+        Entity::delete_many().filter(Column::UserId.eq(user_id)).filter(Column::Completed.eq(true)).exec(db).await?;
+    Ok(result.rows_affected)
+}
+
+/// `now` (to the millisecond, as served), or a millisecond past the stored value when
+/// that is not earlier: `updatedAt` moves forward on every change even when two land
+/// in the same millisecond or another instance's clock is ahead.
+fn moved_forward(now: DateTime<Utc>) -> SimpleExpr {
+    Func::greatest([
+        Expr::val(now.trunc_subsecs(3)),
+        Expr::col(Column::UpdatedAt).add(Expr::cust("interval '1 millisecond'")),
+    ])
+    .into()
+}
+
+fn sort_column(field: SortField) -> Column {
+    match field {
+        SortField::CreatedAt => Column::CreatedAt,
+        SortField::UpdatedAt => Column::UpdatedAt,
+        SortField::Title => Column::Title,
+    }
+}
+
+fn filter_condition(user_id: &str, filter: &Filter) -> Condition {
+    let mut condition = Condition::all().add(Column::UserId.eq(user_id));
+    match filter.status {
+        Status::All => {}
+        Status::Pending => condition = condition.add(Column::Completed.eq(false)),
+        Status::Completed => condition = condition.add(Column::Completed.eq(true)),
+    }
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", escape_like(search));
+        condition = condition.add(
+            Condition::any()
+                .add(Expr::col(Column::Title).ilike(LikeExpr::new(pattern.clone()).escape('\\')))
+                .add(Expr::col(Column::Description).ilike(LikeExpr::new(pattern).escape('\\'))),
+        );
+    }
+    condition
+}
+
+/// Rows on the far side of `key`: greater when `greater`, else smaller, comparing
+/// `(column, id)` as a row so PostgreSQL can use the index.
+fn beyond(column: Column, key: &Key, greater: bool) -> SimpleExpr {
+    let value = match &key.value {
+        KeyValue::Time(time) => Expr::val(*time),
+        KeyValue::Text(text) => Expr::val(text.clone()),
+    };
+    let row = Expr::tuple([Expr::col(column), Expr::col(Column::Id)]);
+    let at = Expr::tuple([value, Expr::val(key.id)]);
+    if greater { row.gt(at) } else { row.lt(at) }
+}
+
+/// Makes `%`, `_` and `\` match themselves in a LIKE pattern escaped by `\`.
+pub fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::QueryTrait;
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(escape_like(r"50% off_now \o/"), r"50\% off\_now \\o/");
+        assert_eq!(escape_like("plain"), "plain");
+    }
+
+    #[test]
+    fn page_query_is_keyset_not_offset() {
+        let key = Key { value: KeyValue::Time(Utc::now()), id: Uuid::nil() };
+        let sql = Entity::find()
+            .filter(beyond(Column::CreatedAt, &key, false))
+            .build(sea_orm::DatabaseBackend::Postgres)
+            .to_string();
+        // `str::contains`: ExprTrait, in scope here, has a `contains` of its own.
+        assert!(str::contains(&sql, r#"("created_at", "id") <"#), "{sql}");
+        assert!(!str::contains(&sql.to_uppercase(), "OFFSET"), "{sql}");
+    }
+}

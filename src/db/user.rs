@@ -1,0 +1,39 @@
+//! Reads of Better Auth's `"user"` and `session` tables. Never a write.
+
+use chrono::{DateTime, Utc};
+use entity::{session, user};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+
+/// The user behind the first of `tokens` (in order) that names a live session.
+///
+/// One indexed query (`session.token` is unique) whatever the number of candidates,
+/// which the caller keeps small.
+///
+/// # Errors
+/// When the database does not answer.
+pub async fn find_by_session_token(
+    db: &DatabaseConnection,
+    tokens: &[String],
+    now: DateTime<Utc>,
+) -> Result<Option<user::Model>, DbErr> {
+    if tokens.is_empty() {
+        return Ok(None);
+    }
+    let rows = session::Entity::find()
+        .find_also_related(user::Entity)
+        .filter(session::Column::Token.is_in(tokens.iter().cloned()))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .all(db)
+        .await?;
+    Ok(tokens
+        .iter()
+        .find_map(|token| rows.iter().find(|(session, _)| &session.token == token).and_then(|(_, user)| user.clone())))
+}
+
+/// The users with these ids, in no particular order; unknown ids are left out.
+///
+/// # Errors
+/// When the database does not answer.
+pub async fn find_by_ids(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<user::Model>, DbErr> {
+    user::Entity::find().filter(user::Column::Id.is_in(ids.iter().cloned())).all(db).await
+}

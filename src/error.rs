@@ -1,0 +1,147 @@
+//! The one error type of the request path and how each variant reaches a client.
+
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensions as _;
+use sea_orm::DbErr;
+
+/// `extensions.code` of each kind of GraphQL error the service sends.
+pub mod code {
+    /// No valid session.
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// An argument failed validation; `extensions.field` names it.
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    /// No such task for this user.
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// The document does not parse.
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    /// The document fails validation, limits included.
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// An automatic persisted query the service has not seen.
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    /// A request refused before execution.
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// The database is unreachable or timed out; safe to retry.
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
+    /// Anything else; the real cause is in the log under the request id.
+    pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+}
+
+/// Everything a resolver can fail with.
+///
+/// Deliberately not `Display`: async-graphql converts any `Display` type into an
+/// error without extensions, so a `?` would silently drop the code. Without it, the
+/// only way into a GraphQL error is the `From` below, which sets the code.
+#[derive(Debug, Clone)]
+pub enum AppError {
+    /// `UNAUTHENTICATED`: the request carries no valid Better Auth session.
+    Unauthenticated,
+    /// `BAD_USER_INPUT`: `field` names the argument or input field at fault.
+    BadUserInput {
+        /// The argument or input field, as named in the schema.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// `NOT_FOUND`: no such task, or it belongs to someone else.
+    NotFound,
+    /// `SERVICE_UNAVAILABLE`: the database did not answer in time.
+    Unavailable(Arc<DbErr>),
+    /// `INTERNAL_SERVER_ERROR`: a bug or an unexpected database error.
+    Internal(Arc<anyhow::Error>),
+}
+
+impl AppError {
+    /// A `BAD_USER_INPUT` error.
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        Self::BadUserInput { field, message: message.into() }
+    }
+
+    /// An `INTERNAL_SERVER_ERROR` with this cause.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(Arc::new(cause.into()))
+    }
+
+    /// The message a client sees.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated => "not signed in".into(),
+            Self::BadUserInput { message, .. } => message.clone(),
+            Self::NotFound => "task not found".into(),
+            Self::Unavailable(_) => "the database is unavailable; try again".into(),
+            Self::Internal(_) => "internal server error".into(),
+        }
+    }
+
+    /// The `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => code::UNAUTHENTICATED,
+            Self::BadUserInput { .. } => code::BAD_USER_INPUT,
+            Self::NotFound => code::NOT_FOUND,
+            Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        if is_unavailable(&err) { Self::Unavailable(Arc::new(err)) } else { Self::internal(err) }
+    }
+}
+
+impl From<Arc<DbErr>> for AppError {
+    fn from(err: Arc<DbErr>) -> Self {
+        if is_unavailable(&err) { Self::Unavailable(err) } else { Self::internal(anyhow::anyhow!("{err}")) }
+    }
+}
+
+/// Whether the error means "the database did not answer", as opposed to "it refused".
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            e.as_ref(),
+            sea_orm::sqlx::Error::Io(_)
+                | sea_orm::sqlx::Error::Tls(_)
+                | sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::WorkerCrashed
+        ),
+        _ => false,
+    }
+}
+
+/// The cause behind a masked error, kept as the GraphQL error's `source` so that the
+/// HTTP layer can log it once, next to the request id, and send only a generic text.
+#[derive(Debug)]
+pub struct HiddenCause(pub String);
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        let code = err.code();
+        let mut error = match &err {
+            AppError::Unavailable(cause) => async_graphql::Error {
+                message: err.message(),
+                source: Some(Arc::new(HiddenCause(cause.to_string()))),
+                extensions: None,
+            },
+            AppError::Internal(cause) => async_graphql::Error {
+                message: err.message(),
+                source: Some(Arc::new(HiddenCause(format!("{cause:#}")))),
+                extensions: None,
+            },
+            _ => async_graphql::Error::new(err.message()),
+        };
+        error = error.extend_with(|_, ext| ext.set("code", code));
+        if let AppError::BadUserInput { field, .. } = err {
+            error = error.extend_with(|_, ext| ext.set("field", field));
+        }
+        error
+    }
+}
+
+/// What resolvers return.
+pub type AppResult<T> = Result<T, AppError>;

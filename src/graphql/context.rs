@@ -1,0 +1,43 @@
+//! What resolvers take from the context: the pool, the signed-in user.
+
+use async_graphql::Context;
+use entity::user;
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    auth::Viewer,
+    error::{AppError, AppResult},
+};
+
+/// A context datum the schema was built without: a bug, so an internal error.
+pub fn missing(err: async_graphql::Error) -> AppError {
+    AppError::internal(anyhow::anyhow!("missing context data: {}", err.message))
+}
+
+/// The pool.
+///
+/// # Errors
+/// Internal, when the schema was built without one.
+pub fn db<'a>(ctx: &Context<'a>) -> AppResult<&'a DatabaseConnection> {
+    ctx.data::<DatabaseConnection>().map_err(missing)
+}
+
+/// The signed-in user, or `None`.
+///
+/// # Errors
+/// When the session lookup fails.
+pub async fn viewer<'a>(ctx: &Context<'a>) -> AppResult<Option<&'a user::Model>> {
+    let db = db(ctx)?;
+    match ctx.data_opt::<std::sync::Arc<Viewer>>() {
+        Some(viewer) => Ok(viewer.user(db).await?),
+        None => Ok(None),
+    }
+}
+
+/// The signed-in user.
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a valid session.
+pub async fn signed_in<'a>(ctx: &Context<'a>) -> AppResult<&'a user::Model> {
+    viewer(ctx).await?.ok_or(AppError::Unauthenticated)
+}

@@ -1,0 +1,64 @@
+//! `Mutation`: changes to the signed-in user's tasks.
+
+use async_graphql::{Context, ID, Object};
+use chrono::Utc;
+
+use super::{
+    context,
+    input::{CreateTaskInput, UpdateTaskInput, task_id},
+    types::Task,
+};
+use crate::{
+    db,
+    error::{AppError, AppResult},
+};
+
+/// The mutation root.
+#[derive(Default)]
+pub struct MutationRoot;
+
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Creates a task owned by the signed-in user.
+    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> AppResult<Task> {
+        let user = context::signed_in(ctx).await?;
+        let new = input.validate()?;
+        Ok(db::task::create(context::db(ctx)?, &user.id, new, Utc::now()).await?.into())
+    }
+
+    /// Changes the given fields of a task; an omitted field is left as it is, description: null clears it.
+    async fn update_task(&self, ctx: &Context<'_>, id: ID, input: UpdateTaskInput) -> AppResult<Task> {
+        let user = context::signed_in(ctx).await?;
+        let id = task_id(&id)?;
+        let changes = input.validate()?;
+        db::task::update(context::db(ctx)?, &user.id, id, changes, Utc::now())
+            .await?
+            .map(Task::from)
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Flips `completed` atomically (concurrent toggles never lose an update).
+    async fn toggle_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
+        let user = context::signed_in(ctx).await?;
+        let id = task_id(&id)?;
+        db::task::toggle(context::db(ctx)?, &user.id, id, Utc::now()).await?.map(Task::from).ok_or(AppError::NotFound)
+    }
+
+    /// Deletes a task and returns its id.
+    async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
+        let user = context::signed_in(ctx).await?;
+        let uuid = task_id(&id)?;
+        if db::task::delete(context::db(ctx)?, &user.id, uuid).await? {
+            Ok(ID(uuid.to_string()))
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    /// Deletes all completed tasks of the signed-in user and returns how many were deleted.
+    async fn clear_completed_tasks(&self, ctx: &Context<'_>) -> AppResult<i32> {
+        let user = context::signed_in(ctx).await?;
+        let deleted = db::task::delete_completed(context::db(ctx)?, &user.id).await?;
+        Ok(i32::try_from(deleted).unwrap_or(i32::MAX))
+    }
+}

@@ -1,0 +1,75 @@
+//! The HTTP surface: `/graphql` (POST, GET, GraphiQL), `/health`, `/ready`, and
+//! the layers around them (request ids, CORS, body limit, panics).
+
+mod apq;
+mod graphql;
+mod health;
+mod negotiate;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Router, extract::DefaultBodyLimit, routing::get};
+use http::{HeaderName, HeaderValue, Method, header};
+use sea_orm::DatabaseConnection;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+};
+
+use crate::{auth::SessionReader, config::Limits, graphql::AppSchema};
+
+pub use apq::PersistedQueries;
+
+/// The header that carries the request id, honoured when a client sends one.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The schema, with the pool and limits inside.
+    pub schema: AppSchema,
+    /// The pool, for readiness.
+    pub db: DatabaseConnection,
+    /// Reads Better Auth sessions from requests.
+    pub sessions: SessionReader,
+    /// Automatic persisted queries.
+    pub persisted: Arc<PersistedQueries>,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// The router with every route and layer.
+pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(cors(cors_origins))
+        .layer(CatchPanicLayer::new())
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+            HeaderName::from_static("apollographql-client-name"),
+            HeaderName::from_static("apollographql-client-version"),
+            REQUEST_ID,
+        ])
+        .expose_headers([REQUEST_ID])
+        .max_age(Duration::from_secs(600))
+}

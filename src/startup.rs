@@ -1,0 +1,95 @@
+//! Building the application from a [`Config`] and running it until stopped. The
+//! same path serves `main` and the tests.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use axum::Router;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::SessionReader,
+    config::Config,
+    db::{self, StatementCounter},
+    graphql,
+    http::{self, AppState, PersistedQueries},
+};
+
+/// A bound, ready-to-serve service.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    statements: StatementCounter,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations when configured to, and binds
+    /// `host:port` (port 0 picks a free one).
+    ///
+    /// # Errors
+    /// When the database cannot be reached, a migration fails, or the port is taken.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        if config.run_migrations {
+            let applied = db::migrate(&config.database).await?;
+            if applied > 0 {
+                tracing::info!(applied, "applied migrations");
+            }
+        }
+        let (db, statements) = db::connect(&config.database).await.context("connecting to the database")?;
+        let secret = config.better_auth_secret.expose_secret();
+        let state = AppState {
+            schema: graphql::build(db.clone(), secret, &config.limits),
+            db,
+            sessions: SessionReader::new(secret, &config.cookie_prefix),
+            persisted: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
+            limits: config.limits.clone(),
+        };
+        let router = http::router(state, &config.cors_origins);
+        let address = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
+        Ok(Self { listener, router, statements })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// Counts the SQL statements the service runs.
+    pub fn statements(&self) -> StatementCounter {
+        self.statements.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
