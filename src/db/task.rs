@@ -329,11 +329,13 @@ fn filter_condition(user_id: &str, filter: &Filter) -> Condition {
         Status::Completed => condition = condition.add(Column::Completed.eq(true)),
     }
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+        // Backslash is PostgreSQL's default LIKE escape. (sea-query wraps an explicit
+        // `ESCAPE` clause in parentheses, which PostgreSQL rejects.)
         let pattern = format!("%{}%", escape_like(search));
         condition = condition.add(
             Condition::any()
-                .add(Expr::col(Column::Title).ilike(LikeExpr::new(pattern.clone()).escape('\\')))
-                .add(Expr::col(Column::Description).ilike(LikeExpr::new(pattern).escape('\\'))),
+                .add(Expr::col(Column::Title).ilike(LikeExpr::new(pattern.clone())))
+                .add(Expr::col(Column::Description).ilike(LikeExpr::new(pattern))),
         );
     }
     condition

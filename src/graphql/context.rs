@@ -4,6 +4,7 @@ use async_graphql::Context;
 use entity::user;
 use sea_orm::DatabaseConnection;
 
+use super::OwnerLoader;
 use crate::{
     auth::Viewer,
     error::{AppError, AppResult},
@@ -28,10 +29,14 @@ pub fn db<'a>(ctx: &Context<'a>) -> AppResult<&'a DatabaseConnection> {
 /// When the session lookup fails.
 pub async fn viewer<'a>(ctx: &Context<'a>) -> AppResult<Option<&'a user::Model>> {
     let db = db(ctx)?;
-    match ctx.data_opt::<std::sync::Arc<Viewer>>() {
-        Some(viewer) => Ok(viewer.user(db).await?),
-        None => Ok(None),
+    let Some(viewer) = ctx.data_opt::<std::sync::Arc<Viewer>>() else {
+        return Ok(None);
+    };
+    let user = viewer.user(db).await?;
+    if let (Some(user), Some(owners)) = (user, ctx.data_opt::<OwnerLoader>()) {
+        owners.feed_one(user.id.clone(), user.clone()).await;
     }
+    Ok(user)
 }
 
 /// The signed-in user.

@@ -14,7 +14,10 @@ mod query;
 mod scalars;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder, dataloader::DataLoader};
+use async_graphql::{
+    EmptySubscription, Schema, SchemaBuilder,
+    dataloader::{DataLoader, HashMapCache},
+};
 use sea_orm::DatabaseConnection;
 
 pub use guard::with_code;
@@ -33,12 +36,21 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
 /// The schema with everything a request needs.
 pub fn build(db: DatabaseConnection, cursor_secret: &str, limits: &Limits) -> AppSchema {
     builder()
-        .data(DataLoader::new(loader::UserLoader::new(db.clone()), tokio::spawn))
         .data(db)
         .data(cursor::CursorCodec::new(cursor_secret))
         .data(limits.clone())
         .extension(guard::GuardFactory { max_depth: limits.max_depth, max_complexity: limits.max_complexity })
         .finish()
+}
+
+/// Loads `Task.owner`, one per request so its cache never outlives the request.
+pub type OwnerLoader = DataLoader<loader::UserLoader, HashMapCache>;
+
+/// A fresh [`OwnerLoader`] for one request. The signed-in user is fed into it when
+/// first resolved, so the owners of the user's own tasks cost no query at all; any
+/// other owner is batched into one query.
+pub fn owner_loader(db: &DatabaseConnection) -> OwnerLoader {
+    DataLoader::with_cache(loader::UserLoader::new(db.clone()), tokio::spawn, HashMapCache::default())
 }
 
 /// The schema in SDL, as `print-schema` writes it and `schema.graphql` holds it.

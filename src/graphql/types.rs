@@ -1,10 +1,10 @@
 //! The schema's output types, each built from an entity model so that a column
 //! rename never silently changes the API.
 
-use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use entity::{tasks, user};
 
-use super::{context, cursor::CursorCodec, loader::UserLoader, query::CountQuery, scalars::DateTime};
+use super::{OwnerLoader, context, cursor::CursorCodec, query::CountQuery, scalars::DateTime};
 use crate::{
     db::task::{Key, SortField},
     error::{AppError, AppResult},
@@ -82,9 +82,9 @@ impl Task {
         DateTime(self.0.updated_at)
     }
 
-    /// The user the task belongs to. Batched: a page of tasks costs one query.
+    /// The user the task belongs to.
     async fn owner(&self, ctx: &Context<'_>) -> AppResult<User> {
-        let loader = ctx.data::<DataLoader<UserLoader>>().map_err(context::missing)?;
+        let loader = ctx.data::<OwnerLoader>().map_err(context::missing)?;
         match loader.load_one(self.0.user_id.clone()).await {
             Ok(Some(user)) => Ok(User::from(&user)),
             Ok(None) => Err(AppError::internal(anyhow::anyhow!("task {} has no owner row", self.0.id))),

@@ -27,7 +27,11 @@ use super::{
     apq::ApqError,
     negotiate::{Media, content_type, passes_csrf_rule, response_media, wants_html},
 };
-use crate::{auth::Viewer, error::HiddenCause, error::code, graphql::with_code};
+use crate::{
+    auth::Viewer,
+    error::{HiddenCause, code},
+    graphql::{self, with_code},
+};
 
 /// `POST /graphql`: one operation, or a batch of at most `MAX_BATCH`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
@@ -190,7 +194,7 @@ impl<'s> Exchange<'s> {
             return request_error(code::BAD_REQUEST, "the request has no query");
         }
         let operation = request.operation_name.clone();
-        let request = request.data(self.viewer.clone());
+        let request = request.data(self.viewer.clone()).data(graphql::owner_loader(&self.state.db));
         let response =
             match tokio::time::timeout(self.state.limits.request_timeout, self.state.schema.execute(request)).await {
                 Ok(response) => response,

@@ -1,0 +1,421 @@
+//! `spawn_app()` and the `TestApp` handle: a PostgreSQL to test against (the one at
+//! `TEST_DATABASE_URL`, else a throwaway one), a migrated template database, one
+//! fresh database per test, and Better Auth users and sessions inserted the way
+//! Better Auth inserts them.
+
+use std::{
+    net::{TcpListener, TcpStream, ToSocketAddrs},
+    path::PathBuf,
+    process::Command,
+    sync::OnceLock,
+    time::Duration,
+};
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use chrono::{DateTime, SubsecRound, Utc};
+use hmac::{Hmac, Mac};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use todo_graphql::{
+    config::{Config, DatabaseConfig, Limits},
+    db::StatementCounter,
+    startup::Application,
+};
+
+/// The secret the test frontend "signs" cookies with.
+pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
+/// The Better Auth schema, as its own migration makes it.
+const BETTER_AUTH_SCHEMA: &str = include_str!("../fixtures/better-auth/schema.sql");
+
+/// Where the tests' PostgreSQL is, found or started once per test process.
+struct Server {
+    /// URL of the server without a database name.
+    base: url::Url,
+    template: String,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        // Its own thread and runtime: no connection of it outlives the init.
+        std::thread::spawn(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(Server::start())
+        })
+        .join()
+        .expect("could not prepare PostgreSQL for the tests")
+    })
+}
+
+impl Server {
+    async fn start() -> Self {
+        let wanted = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let mut base = url::Url::parse(&wanted).expect("TEST_DATABASE_URL is not a URL");
+        if !answers(&base) {
+            base = throwaway_postgres();
+        }
+        base.set_path("");
+        let template = create_template(&base).await;
+        Self { base, template }
+    }
+
+    fn url(&self, database: &str) -> String {
+        let mut url = self.base.clone();
+        url.set_path(database);
+        url.to_string()
+    }
+}
+
+fn answers(url: &url::Url) -> bool {
+    let host = url.host_str().unwrap_or("127.0.0.1");
+    let port = url.port().unwrap_or(5432);
+    (host, port)
+        .to_socket_addrs()
+        .map(|mut addrs| addrs.any(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()))
+        .unwrap_or(false)
+}
+
+/// Starts a PostgreSQL from `initdb`/`pg_ctl` on PATH in a temporary folder on a free
+/// port (as `nobody` when running as root), stopped by a watcher once this test
+/// process is gone.
+fn throwaway_postgres() -> url::Url {
+    let (Some(initdb), Some(pg_ctl)) = (on_path("initdb"), on_path("pg_ctl")) else {
+        panic!(
+            "no PostgreSQL answers at TEST_DATABASE_URL and initdb/pg_ctl are not on PATH: \
+             install PostgreSQL (apt-get install postgresql) or set TEST_DATABASE_URL"
+        );
+    };
+    let dir = std::env::temp_dir().join(format!("todo-graphql-pg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let as_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false);
+    let run = |program: &PathBuf, args: &[&str]| {
+        let mut command = if as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "nobody", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        let status = command.args(args).stdout(std::process::Stdio::null()).status().unwrap();
+        assert!(status.success(), "{} {args:?} failed", program.display());
+    };
+    if as_root {
+        Command::new("chown").args(["-R", "nobody"]).arg(&dir).status().unwrap();
+    }
+    let data = dir.join("data");
+    let data = data.to_str().unwrap();
+    run(&initdb, &["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
+    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.display());
+    run(&pg_ctl, &["-D", data, "-o", &options, "-l", &format!("{data}.log"), "-w", "start"]);
+    let stop = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {runuser}{pg_ctl} -D {data} -m immediate stop; rm -rf {dir}",
+        pid = std::process::id(),
+        runuser = if as_root { "runuser -u nobody -- " } else { "" },
+        pg_ctl = pg_ctl.display(),
+        dir = dir.display(),
+    );
+    Command::new("sh").args(["-c", &stop]).spawn().unwrap();
+    url::Url::parse(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).unwrap()
+}
+
+fn on_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| PathBuf::from(dir).join(program))
+        .find(|path| path.is_file())
+}
+
+/// The template: Better Auth's tables plus every migration. Named after a hash of
+/// what makes it, so a changed migration makes a new one; built under an advisory
+/// lock so parallel test processes build it once.
+async fn create_template(base: &url::Url) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(BETTER_AUTH_SCHEMA);
+    for migration in migration_sources() {
+        hasher.update(migration);
+    }
+    let name = format!("todo_graphql_template_{}", &hex::encode(hasher.finalize())[..16]);
+    let mut admin_url = base.clone();
+    admin_url.set_path("postgres");
+    let admin = Database::connect(admin_url.as_str()).await.expect("connecting to the test PostgreSQL");
+    admin.execute_unprepared("SELECT pg_advisory_lock(4242)").await.unwrap();
+    let exists = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            admin.get_database_backend(),
+            "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+            [name.clone().into()],
+        ))
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        let building = format!("{name}_building");
+        admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {building}")).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE DATABASE {building}")).await.unwrap();
+        let mut url = base.clone();
+        url.set_path(&building);
+        let db = Database::connect(url.as_str()).await.unwrap();
+        db.execute_unprepared(BETTER_AUTH_SCHEMA).await.unwrap();
+        db.close().await.unwrap();
+        todo_graphql::db::migrate(&database_config(url.as_str())).await.unwrap();
+        admin.execute_unprepared(&format!("ALTER DATABASE {building} RENAME TO {name}")).await.unwrap();
+    }
+    admin.execute_unprepared("SELECT pg_advisory_unlock(4242)").await.unwrap();
+    admin.close().await.unwrap();
+    name
+}
+
+fn migration_sources() -> [&'static str; 3] {
+    [
+        include_str!("../../migration/src/lib.rs"),
+        include_str!("../../migration/src/m20260101_000001_create_tasks.rs"),
+        include_str!("../../migration/src/m20260101_000002_index_tasks_by_user_and_creation.rs"),
+    ]
+}
+
+fn database_config(url: &str) -> DatabaseConfig {
+    DatabaseConfig { url: SecretString::from(url), max_connections: 5, acquire_timeout: Duration::from_secs(5) }
+}
+
+/// A fresh database, dropped when the value is.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// A copy of the migrated template.
+    pub async fn new() -> Self {
+        Self::create(&format!("TEMPLATE {}", server().template)).await
+    }
+
+    /// A database with only Better Auth's tables: what a frontend's database looks
+    /// like before this service first runs.
+    pub async fn better_auth_only() -> Self {
+        let database = Self::new().await;
+        let db = database.connect().await;
+        db.execute_unprepared("DROP TABLE tasks; DROP TABLE todo_graphql_migrations;").await.unwrap();
+        db.close().await.unwrap();
+        database
+    }
+
+    async fn create(clause: &str) -> Self {
+        let name = format!("todo_graphql_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(server().url("postgres")).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE DATABASE {name} {clause}")).await.unwrap();
+        admin.close().await.unwrap();
+        Self { url: server().url(&name), name }
+    }
+
+    /// A connection as the superuser, to arrange and inspect.
+    pub async fn connect(&self) -> DatabaseConnection {
+        Database::connect(self.url.as_str()).await.unwrap()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside a test's runtime; the cleanup gets a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(server().url("postgres")).await {
+                    let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// The configuration tests run the service with.
+pub fn test_config(database_url: &str) -> Config {
+    Config {
+        database: database_config(database_url),
+        better_auth_secret: SecretString::from(SECRET),
+        cookie_prefix: "better-auth".into(),
+        cors_origins: vec!["http://localhost:3000".into()],
+        host: "127.0.0.1".parse().unwrap(),
+        port: 0,
+        log_format: None,
+        run_migrations: true,
+        limits: Limits::default(),
+    }
+}
+
+/// A running service over its own database.
+pub struct TestApp {
+    pub address: String,
+    pub db: DatabaseConnection,
+    pub statements: StatementCounter,
+    pub client: reqwest::Client,
+    pub database: TestDatabase,
+}
+
+/// A Better Auth user with a live session.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+impl TestUser {
+    /// The `Cookie` header Better Auth's browser would send.
+    pub fn cookie(&self) -> String {
+        format!("better-auth.session_token={}", signed_cookie_value(SECRET, &self.token))
+    }
+}
+
+/// `token.signature`, percent-encoded as Better Auth sets it in the cookie. Written
+/// here independently of the service's code, and checked against the vectors there.
+pub fn signed_cookie_value(secret: &str, token: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(token.as_bytes());
+    let signature = STANDARD.encode(mac.finalize().into_bytes());
+    format!("{token}.{}", signature.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"))
+}
+
+/// `spawn_app()` with the default test configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the service on a random port over a fresh database.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_on(TestDatabase::new().await, adjust).await
+}
+
+/// Starts the service on a random port over `database`.
+pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        todo_graphql::telemetry::init(None);
+    }
+    let mut config = test_config(&database.url);
+    adjust(&mut config);
+    let app = Application::build(&config).await.expect("the service starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let statements = app.statements();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db: database.connect().await,
+        statements,
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        database,
+    }
+}
+
+/// 32 characters of `[A-Za-z0-9]`, as Better Auth's ids and tokens are.
+pub fn random_id() -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..2)
+        .flat_map(|_| *uuid::Uuid::new_v4().as_bytes())
+        .map(|byte| CHARS[usize::from(byte) % CHARS.len()] as char)
+        .collect()
+}
+
+impl TestApp {
+    /// A user with a session that expires in a week, inserted as Better Auth would.
+    pub async fn create_user(&self, name: &str) -> TestUser {
+        self.create_user_with_session(name, Utc::now() + chrono::Duration::days(7)).await
+    }
+
+    /// A user whose session expires at `expires_at`.
+    pub async fn create_user_with_session(&self, name: &str, expires_at: DateTime<Utc>) -> TestUser {
+        let user = TestUser {
+            id: random_id(),
+            email: format!("{}-{}@example.com", name.to_lowercase(), &random_id()[..6]),
+            token: random_id(),
+        };
+        let now = Utc::now().trunc_subsecs(3);
+        self.execute(
+            r#"INSERT INTO "user" (id, name, email, "emailVerified", image, "createdAt", "updatedAt")
+               VALUES ($1, $2, $3, false, NULL, $4, $4)"#,
+            [user.id.clone().into(), name.into(), user.email.clone().into(), now.into()],
+        )
+        .await;
+        self.add_session(&user.id, &user.token, expires_at).await;
+        user
+    }
+
+    /// Another session row for `user_id`.
+    pub async fn add_session(&self, user_id: &str, token: &str, expires_at: DateTime<Utc>) {
+        let now = Utc::now().trunc_subsecs(3);
+        self.execute(
+            r#"INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "ipAddress", "userAgent", "userId")
+               VALUES ($1, $2, $3, $4, $4, '127.0.0.1', 'test', $5)"#,
+            [random_id().into(), expires_at.trunc_subsecs(3).into(), token.into(), now.into(), user_id.into()],
+        )
+        .await;
+    }
+
+    /// Runs SQL on the test's database as the superuser.
+    pub async fn execute<const N: usize>(&self, sql: &str, values: [sea_orm::Value; N]) {
+        self.db.execute_raw(Statement::from_sql_and_values(self.db.get_database_backend(), sql, values)).await.unwrap();
+    }
+
+    /// One value from SQL.
+    pub async fn scalar<T: sea_orm::TryGetable, const N: usize>(&self, sql: &str, values: [sea_orm::Value; N]) -> T {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(self.db.get_database_backend(), sql, values))
+            .await
+            .unwrap()
+            .expect("a row");
+        row.try_get_by_index(0).unwrap()
+    }
+
+    /// `POST /graphql` with a JSON body and Apollo's default headers.
+    pub fn post(&self) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}/graphql", self.address))
+            .header("accept", "application/graphql-response+json, application/json;q=0.9")
+    }
+
+    /// A GraphQL operation as `user` (by cookie), answering the response body.
+    pub async fn graphql(&self, user: Option<&TestUser>, query: &str, variables: Value) -> Value {
+        let mut request = self.post().json(&json!({ "query": query, "variables": variables }));
+        if let Some(user) = user {
+            request = request.header("cookie", user.cookie());
+        }
+        let response = request.send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
+    /// Creates a task through the API and answers it.
+    pub async fn create_task(&self, user: &TestUser, title: &str) -> Value {
+        let body = self
+            .graphql(
+                Some(user),
+                "mutation($input: CreateTaskInput!) { createTask(input: $input) { id title description completed createdAt updatedAt } }",
+                json!({ "input": { "title": title } }),
+            )
+            .await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        body["data"]["createTask"].clone()
+    }
+
+    /// `GET` a path of the service.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.unwrap()
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}"))
+}
+
+/// The `extensions.field` of the first error.
+pub fn error_field(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["field"].as_str().unwrap_or_else(|| panic!("no error field in {body}"))
+}

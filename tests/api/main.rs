@@ -1,0 +1,13 @@
+//! The integration suite: the real service over real HTTP on a random port, each
+//! test against its own fresh PostgreSQL database cloned from a migrated template.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod auth;
+mod cli;
+mod helpers;
+mod http;
+mod migrations;
+mod mutations;
+mod pagination;
+mod queries;
+mod schema;
