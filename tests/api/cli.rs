@@ -1,1 +1,128 @@
-//! cli
+//! The `todo-graphql` binary: start-up checks, `print-schema`, `migrate`, and a real
+//! process answering a cookie that Better Auth itself signed.
+
+use std::{
+    net::TcpListener,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_todo-graphql"));
+    // Only what a test gives: no DATABASE_URL or secret from the developer's shell,
+    // and no .env (the working directory has none).
+    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(env!("CARGO_TARGET_TMPDIR"));
+    command
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_one_line_naming_it_and_exit_code_2() {
+    let url = "postgres://app:hunter2@127.0.0.1:1/todo";
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("DATABASE_URL", url)], "BETTER_AUTH_SECRET"),
+        (&[("BETTER_AUTH_SECRET", "s3cret")], "DATABASE_URL"),
+        (&[("DATABASE_URL", "postgres://app:hunter2@db:notaport/x"), ("BETTER_AUTH_SECRET", "s3cret")], "DATABASE_URL"),
+        (&[("DATABASE_URL", url), ("BETTER_AUTH_SECRET", "s3cret"), ("PORT", "80800")], "PORT"),
+        (&[("DATABASE_URL", url), ("BETTER_AUTH_SECRET", "s3cret"), ("PORT", "eighty")], "PORT"),
+    ];
+    for (env, setting) in cases {
+        let output = binary().envs(env.iter().copied()).output().unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(2), "{setting}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(setting), "{stderr}");
+        assert!(!stderr.contains("hunter2") && !stderr.contains("s3cret"), "a secret was printed: {stderr}");
+        assert!(output.stdout.is_empty());
+    }
+    let output = binary().args(["--port", "x", "--database-url", url, "--better-auth-secret", "s"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "flags are checked like the environment");
+}
+
+#[test]
+fn print_schema_writes_schema_graphql() {
+    let output = binary().arg("print-schema").output().unwrap();
+    assert!(output.status.success());
+    let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
+    assert!(String::from_utf8(output.stdout).unwrap() == checked_in, "print-schema differs from schema.graphql");
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_binary_migrates_a_fresh_database_and_answers_a_cookie_better_auth_signed() {
+    let database = TestDatabase::better_auth_only().await;
+    let db = database.connect().await;
+    let status = binary()
+        .arg("migrate")
+        .env("DATABASE_URL", &database.url)
+        .env("BETTER_AUTH_SECRET", SECRET)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "todo-graphql migrate");
+
+    // The first vector: a cookie value the real Better Auth 1.7.25 produced.
+    let vectors: Value = serde_json::from_str(include_str!("../fixtures/better-auth/vectors.json")).unwrap();
+    let vector = &vectors["vectors"][0];
+    assert_eq!(vector["expected"]["valid"], true);
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared(&format!(
+        r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+             VALUES ('vectoruser', 'Vee', 'vee@example.com', true, now(), now());
+           INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "userId")
+             VALUES ('s1', now() + interval '1 day', '{}', now(), now(), 'vectoruser');"#,
+        vector["token"].as_str().unwrap()
+    ))
+    .await
+    .unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _server = Running(
+        binary()
+            .env("DATABASE_URL", &database.url)
+            .env("BETTER_AUTH_SECRET", SECRET)
+            .env("PORT", port.to_string())
+            .env("HOST", "127.0.0.1")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let client = reqwest::Client::new();
+    let health = format!("http://127.0.0.1:{port}/health");
+    let started = Instant::now();
+    while client.get(&health).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the binary did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let graphql = |query: &str| {
+        client
+            .post(format!("http://127.0.0.1:{port}/graphql"))
+            .header("cookie", vector["cookie_header"].as_str().unwrap())
+            .json(&json!({ "query": query }))
+            .send()
+    };
+    let body: Value = graphql(r#"mutation { createTask(input: { title: "from the binary" }) { title } }"#)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["createTask"]["title"], "from the binary", "{body}");
+    let body: Value = graphql("{ me { email } tasks { nodes { title } } }").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        body["data"],
+        json!({ "me": { "email": "vee@example.com" }, "tasks": { "nodes": [{ "title": "from the binary" }] } })
+    );
+}

@@ -113,12 +113,14 @@ fn throwaway_postgres() -> url::Url {
     let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.display());
     run(&pg_ctl, &["-D", data, "-o", &options, "-l", &format!("{data}.log"), "-w", "start"]);
     let stop = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {runuser}{pg_ctl} -D {data} -m immediate stop; rm -rf {dir}",
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {runuser}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
         pid = std::process::id(),
         runuser = if as_root { "runuser -u nobody -- " } else { "" },
         pg_ctl = pg_ctl.display(),
         dir = dir.display(),
     );
+    // Deliberately never waited for: the watcher must outlive this process.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh").args(["-c", &stop]).spawn().unwrap();
     url::Url::parse(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).unwrap()
 }
@@ -418,4 +420,22 @@ pub fn error_code(body: &Value) -> &str {
 /// The `extensions.field` of the first error.
 pub fn error_field(body: &Value) -> &str {
     body["errors"][0]["extensions"]["field"].as_str().unwrap_or_else(|| panic!("no error field in {body}"))
+}
+
+/// Starts the service over `database`, connecting with another URL (another role).
+pub async fn spawn_app_with_url(database: TestDatabase, url: &str) -> TestApp {
+    let url = url.to_owned();
+    spawn_app_on(database, move |config| config.database = database_config(&url)).await
+}
+
+/// Drops a role the test made, once its database is gone.
+pub async fn drop_role(role: &str) {
+    on_server(&format!("DROP ROLE IF EXISTS {role}")).await;
+}
+
+/// Runs SQL on the server's `postgres` database, as the superuser.
+pub async fn on_server(sql: &str) {
+    let admin = Database::connect(server().url("postgres")).await.unwrap();
+    admin.execute_unprepared(sql).await.unwrap();
+    admin.close().await.unwrap();
 }

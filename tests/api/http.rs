@@ -1,1 +1,322 @@
-//! http
+//! GraphQL over HTTP: methods, media types, status codes, CSRF, CORS, limits,
+//! batches, persisted queries, masking, health and readiness.
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::helpers::*;
+
+const GQL_RESPONSE: &str = "application/graphql-response+json";
+
+fn content_type(response: &reqwest::Response) -> String {
+    response.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn get_runs_queries_with_a_preflight_header() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    app.create_task(&ada, "from GET").await;
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .query(&[("query", "query Titles { tasks { nodes { title } } }"), ("operationName", "Titles")])
+        .header("apollo-require-preflight", "true")
+        .header("cookie", ada.cookie())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["tasks"]["nodes"][0]["title"], "from GET", "{body}");
+}
+
+#[tokio::test]
+async fn a_mutation_over_get_is_405_and_changes_nothing() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .query(&[("query", r#"mutation { createTask(input: { title: "sneaky" }) { id } }"#)])
+        .header("apollo-require-preflight", "true")
+        .header("cookie", ada.cookie())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()[header::ALLOW], "POST");
+    let count: i64 = app.scalar("SELECT count(*) FROM tasks", []).await;
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn requests_a_browser_could_send_cross_site_are_refused() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let mutation = r#"{"query":"mutation { createTask(input: { title: \"csrf\" }) { id } }"}"#;
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let response = app
+            .post()
+            .header("content-type", content_type)
+            .header("cookie", ada.cookie())
+            .body(mutation)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{content_type}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "BAD_REQUEST");
+    }
+    let response = app
+        .client
+        .get(format!("{}/graphql?query=%7B__typename%7D", app.address))
+        .header("cookie", ada.cookie())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "a bare GET is a simple request");
+    let count: i64 = app.scalar("SELECT count(*) FROM tasks", []).await;
+    assert_eq!(count, 0);
+}
+
+#[tokio::test]
+async fn bodies_are_checked_415_400_413() {
+    let app = spawn_app().await;
+    let response = app.post().header("content-type", "application/xml").body("<query/>").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let response = app.post().header("content-type", "application/json").body("{not json").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&response.json().await.unwrap()), "BAD_REQUEST");
+    let big = json!({ "query": format!("{{ __typename }} #{}", "x".repeat(1024 * 1024)) });
+    let response = app.post().json(&big).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn the_response_media_type_and_status_follow_accept() {
+    let app = spawn_app().await;
+    let send = |accept: Option<&'static str>, query: &'static str| {
+        let mut request = app.client.post(format!("{}/graphql", app.address)).json(&json!({ "query": query }));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        request.send()
+    };
+    let response = send(Some(GQL_RESPONSE), "{ __typename }").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(content_type(&response).starts_with(GQL_RESPONSE));
+
+    for (query, code) in [("{ __typename", "GRAPHQL_PARSE_FAILED"), ("{ nope }", "GRAPHQL_VALIDATION_FAILED")] {
+        let response = send(Some(GQL_RESPONSE), query).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), code);
+        assert!(body.get("data").is_none(), "a request error has no data entry: {body}");
+
+        for legacy in [Some("application/json"), None] {
+            let response = send(legacy, query).await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{query} with {legacy:?}");
+            assert!(content_type(&response).starts_with("application/json"));
+            assert_eq!(error_code(&response.json().await.unwrap()), code);
+        }
+    }
+    let response = send(Some("text/xml"), "{ __typename }").await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_ACCEPTABLE);
+}
+
+#[tokio::test]
+async fn depth_and_complexity_are_limited_but_introspection_always_passes() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let deep = "{ tasks { edges { node { owner { id } } } pageInfo { hasNextPage } } }";
+    assert_eq!(app.graphql(Some(&ada), deep, json!({})).await["errors"], Value::Null);
+
+    let app = spawn_app_with(|config| config.limits.max_depth = 3).await;
+    let ada = app.create_user("Ada").await;
+    let body = app.graphql(Some(&ada), deep, json!({})).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let body = app.graphql(None, include_str!("../fixtures/introspection.graphql"), json!({})).await;
+    assert_eq!(body["errors"], Value::Null, "introspection is exempt: {body}");
+    assert!(body["data"]["__schema"]["types"].as_array().unwrap().len() > 10);
+    let looping = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+    let body = app.graphql(None, looping, json!({})).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+
+    let app = spawn_app().await;
+    let aliases: String = (0..40).map(|n| format!("a{n}: tasks(first: 100) {{ nodes {{ id title }} }} ")).collect();
+    let body = app.graphql(None, &format!("{{ {aliases} }}"), json!({})).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "40 full pages exceed complexity 1000");
+    let body = app.graphql(None, include_str!("../fixtures/introspection.graphql"), json!({})).await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+}
+
+#[tokio::test]
+async fn batches_run_in_order_up_to_the_limit() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let create = json!({ "query": "mutation { createTask(input: { title: \"batched\" }) { title } }" });
+    let count = json!({ "query": "{ taskStats { total } }" });
+    let response = app.post().header("cookie", ada.cookie()).json(&json!([create, count])).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body[0]["data"]["createTask"]["title"], "batched", "{body}");
+    assert_eq!(body[1]["data"]["taskStats"]["total"], 1);
+
+    let eleven: Vec<Value> = (0..11).map(|_| count.clone()).collect();
+    let response = app.post().header("cookie", ada.cookie()).json(&eleven).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let response = app.post().json(&json!([])).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn persisted_queries_follow_apollos_protocol() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let query = "query Stats { taskStats { total } }";
+    let hash = hex::encode(Sha256::digest(query));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let send = |body: Value| app.post().header("cookie", ada.cookie()).json(&body).send();
+
+    let body: Value = send(json!({ "extensions": extensions })).await.unwrap().json().await.unwrap();
+    assert_eq!(error_code(&body), "PERSISTED_QUERY_NOT_FOUND");
+    assert_eq!(body["errors"][0]["message"], "PersistedQueryNotFound");
+
+    let body: Value = send(json!({ "query": query, "extensions": extensions })).await.unwrap().json().await.unwrap();
+    assert_eq!(body["data"]["taskStats"]["total"], 0, "{body}");
+    let body: Value = send(json!({ "extensions": extensions })).await.unwrap().json().await.unwrap();
+    assert_eq!(body["data"]["taskStats"]["total"], 0, "the hash alone now works: {body}");
+
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .query(&[("extensions", extensions.to_string())])
+        .header("apollo-require-preflight", "true")
+        .header("cookie", ada.cookie())
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["taskStats"]["total"], 0, "and over GET: {body}");
+
+    let wrong = json!({ "persistedQuery": { "version": 1, "sha256Hash": "0".repeat(64) } });
+    let body: Value = send(json!({ "query": query, "extensions": wrong })).await.unwrap().json().await.unwrap();
+    assert_eq!(error_code(&body), "BAD_REQUEST");
+}
+
+#[tokio::test]
+async fn cors_allows_configured_origins_with_credentials_only() {
+    let app = spawn_app().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.address))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type, authorization")
+            .send()
+    };
+    let allowed = preflight("http://localhost:3000").await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "http://localhost:3000");
+    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn browsers_get_graphiql() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(content_type(&response).starts_with("text/html"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("graphiql") && html.contains("/graphql"), "{html}");
+}
+
+#[tokio::test]
+async fn health_never_needs_the_database_and_ready_checks_the_tables() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
+    let ready = app.get("/ready").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    app.execute("ALTER TABLE tasks RENAME TO tasks_elsewhere", []).await;
+    let ready = app.get("/ready").await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.unwrap();
+    assert!(body["reason"].as_str().unwrap().contains("tasks"), "{body}");
+    assert_eq!(app.get("/health").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_honours_the_clients() {
+    let app = spawn_app().await;
+    let response = app.post().json(&json!({ "query": "{ __typename }" })).send().await.unwrap();
+    assert!(!response.headers()["x-request-id"].is_empty());
+    let response = app
+        .post()
+        .header("x-request-id", "trace-123")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-123");
+}
+
+#[tokio::test]
+async fn internal_errors_are_masked_with_the_request_id() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    app.execute("ALTER TABLE tasks RENAME COLUMN title TO secret_column_name", []).await;
+    let response = app
+        .post()
+        .header("cookie", ada.cookie())
+        .header("x-request-id", "req-42")
+        .json(&json!({ "query": "{ tasks { nodes { title } } }" }))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], "req-42");
+    let text = body.to_string();
+    assert!(text.contains("req-42") && !text.contains("secret_column_name") && !text.contains("SELECT"), "{text}");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_service_unavailable() {
+    let app = spawn_app_with(|config| config.database.acquire_timeout = std::time::Duration::from_secs(1)).await;
+    let ada = app.create_user("Ada").await;
+    let name = &app.database.name;
+    on_server(&format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+    ))
+    .await;
+    let body = app.graphql(Some(&ada), "{ tasks { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"].as_str().map(str::is_empty), Some(false));
+}
+
+#[tokio::test]
+async fn a_request_that_runs_too_long_is_stopped() {
+    let app = spawn_app_with(|config| config.limits.request_timeout = std::time::Duration::from_secs(1)).await;
+    let ada = app.create_user("Ada").await;
+    // Hold a lock that every read of tasks waits for.
+    let lock = app.database.connect().await;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let transaction = lock.begin().await.unwrap();
+    transaction.execute_unprepared("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let started = std::time::Instant::now();
+    let body = app.graphql(Some(&ada), "{ tasks { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE", "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    transaction.rollback().await.unwrap();
+}
