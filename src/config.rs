@@ -87,6 +87,18 @@ pub struct Settings {
     /// Longest wait for a pooled connection, in seconds.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5", global = true)]
     pub database_acquire_timeout_secs: String,
+    /// Close a connection idle this long, in seconds, so Neon can scale to zero.
+    #[arg(long, env = "DATABASE_IDLE_TIMEOUT_SECS", default_value = "60", global = true)]
+    pub database_idle_timeout_secs: String,
+    /// Replace a connection this old, in seconds.
+    #[arg(long, env = "DATABASE_MAX_LIFETIME_SECS", default_value = "1800", global = true)]
+    pub database_max_lifetime_secs: String,
+    /// Keep retrying the first connection this long, in seconds (a Neon compute wakes up).
+    #[arg(long, env = "DATABASE_CONNECT_RETRY_SECS", default_value = "30", global = true)]
+    pub database_connect_retry_secs: String,
+    /// On SIGTERM or SIGINT, how long in-flight requests may still run, in seconds.
+    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value = "10", global = true)]
+    pub shutdown_drain_secs: String,
 }
 
 /// A setting that cannot be used; its `Display` is the one line printed at start-up.
@@ -150,6 +162,26 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Longest wait for a connection.
     pub acquire_timeout: Duration,
+    /// Idle connections are closed after this.
+    pub idle_timeout: Duration,
+    /// Connections are replaced after this.
+    pub max_lifetime: Duration,
+    /// How long start-up keeps retrying the first connection.
+    pub connect_retry: Duration,
+}
+
+impl DatabaseConfig {
+    /// Settings for `url` with the defaults.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: SecretString::from(url),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
+            max_lifetime: Duration::from_secs(1800),
+            connect_retry: Duration::from_secs(30),
+        }
+    }
 }
 
 impl DatabaseConfig {
@@ -183,6 +215,8 @@ pub struct Config {
     pub run_migrations: bool,
     /// Request limits.
     pub limits: Limits,
+    /// How long in-flight requests may run after a stop signal.
+    pub shutdown_drain: Duration,
 }
 
 impl Config {
@@ -194,11 +228,14 @@ impl Config {
         let database = DatabaseConfig {
             url: database_url(settings.database_url.as_deref())?,
             max_connections: number("DATABASE_MAX_CONNECTIONS", &settings.database_max_connections, 1..=1000)?,
-            acquire_timeout: Duration::from_secs(number(
+            acquire_timeout: seconds(
                 "DATABASE_ACQUIRE_TIMEOUT_SECS",
                 &settings.database_acquire_timeout_secs,
                 1..=600,
-            )?),
+            )?,
+            idle_timeout: seconds("DATABASE_IDLE_TIMEOUT_SECS", &settings.database_idle_timeout_secs, 1..=86_400)?,
+            max_lifetime: seconds("DATABASE_MAX_LIFETIME_SECS", &settings.database_max_lifetime_secs, 1..=86_400)?,
+            connect_retry: seconds("DATABASE_CONNECT_RETRY_SECS", &settings.database_connect_retry_secs, 0..=3600)?,
         };
         let better_auth_secret = match settings.better_auth_secret.as_deref() {
             Some(secret) if !secret.is_empty() => SecretString::from(secret),
@@ -231,14 +268,11 @@ impl Config {
                 max_complexity: number("MAX_COMPLEXITY", &settings.max_complexity, 1..=1_000_000)?,
                 max_batch: number("MAX_BATCH", &settings.max_batch, 1..=1000)?,
                 max_body_bytes: number("MAX_BODY_BYTES", &settings.max_body_bytes, 1024..=1024 * 1024 * 1024)?,
-                request_timeout: Duration::from_secs(number(
-                    "REQUEST_TIMEOUT_SECS",
-                    &settings.request_timeout_secs,
-                    1..=3600,
-                )?),
+                request_timeout: seconds("REQUEST_TIMEOUT_SECS", &settings.request_timeout_secs, 1..=3600)?,
                 max_page_size: number("MAX_PAGE_SIZE", &settings.max_page_size, 1..=10_000)?,
                 apq_cache_size: number("APQ_CACHE_SIZE", &settings.apq_cache_size, 1..=1_000_000)?,
             },
+            shutdown_drain: seconds("SHUTDOWN_DRAIN_SECS", &settings.shutdown_drain_secs, 0..=3600)?,
         })
     }
 }
@@ -270,6 +304,10 @@ where
     value.trim().parse::<T>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
         error(setting, format!("must be a whole number from {} to {}, got {value:?}", range.start(), range.end()))
     })
+}
+
+fn seconds(setting: &'static str, value: &str, range: std::ops::RangeInclusive<u64>) -> Result<Duration, ConfigError> {
+    number(setting, value, range).map(Duration::from_secs)
 }
 
 fn boolean(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -324,6 +362,10 @@ mod tests {
             apq_cache_size: "1000".into(),
             database_max_connections: "10".into(),
             database_acquire_timeout_secs: "5".into(),
+            database_idle_timeout_secs: "60".into(),
+            database_max_lifetime_secs: "1800".into(),
+            database_connect_retry_secs: "30".into(),
+            shutdown_drain_secs: "10".into(),
         }
     }
 

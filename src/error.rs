@@ -87,30 +87,13 @@ impl AppError {
 
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        if is_unavailable(&err) { Self::Unavailable(Arc::new(err)) } else { Self::internal(err) }
+        if crate::db::is_unreachable(&err) { Self::Unavailable(Arc::new(err)) } else { Self::internal(err) }
     }
 }
 
 impl From<Arc<DbErr>> for AppError {
     fn from(err: Arc<DbErr>) -> Self {
-        if is_unavailable(&err) { Self::Unavailable(err) } else { Self::internal(anyhow::anyhow!("{err}")) }
-    }
-}
-
-/// Whether the error means "the database did not answer", as opposed to "it refused".
-fn is_unavailable(err: &DbErr) -> bool {
-    use sea_orm::RuntimeErr;
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
-            sea_orm::sqlx::Error::Io(_)
-                | sea_orm::sqlx::Error::Tls(_)
-                | sea_orm::sqlx::Error::PoolTimedOut
-                | sea_orm::sqlx::Error::PoolClosed
-                | sea_orm::sqlx::Error::WorkerCrashed
-        ),
-        _ => false,
+        if crate::db::is_unreachable(&err) { Self::Unavailable(err) } else { Self::internal(anyhow::anyhow!("{err}")) }
     }
 }
 

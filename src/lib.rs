@@ -10,6 +10,7 @@
 //! - [`auth`]: who is signed in, from Better Auth's signed cookie or bearer token.
 //! - [`db`]: connecting, migrating, and every SQL statement. Never knows GraphQL.
 //! - [`error`]: the one error type and the `extensions.code` of each case.
+//! - [`monitoring`]: Prometheus metrics and the one log line per request.
 //! - [`telemetry`]: logging, JSON or pretty.
 
 pub mod auth;
@@ -18,5 +19,6 @@ pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod monitoring;
 pub mod startup;
 pub mod telemetry;

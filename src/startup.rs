@@ -1,10 +1,11 @@
 //! Building the application from a [`Config`] and running it until stopped. The
 //! same path serves `main` and the tests.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use axum::Router;
+use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
@@ -14,13 +15,16 @@ use crate::{
     db::{self, StatementCounter},
     graphql,
     http::{self, AppState, PersistedQueries},
+    monitoring::{self, MetricsSource},
 };
 
 /// A bound, ready-to-serve service.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    db: DatabaseConnection,
     statements: StatementCounter,
+    drain: Duration,
 }
 
 impl Application {
@@ -37,18 +41,21 @@ impl Application {
             }
         }
         let (db, statements) = db::connect(&config.database).await.context("connecting to the database")?;
+        monitoring::recorder();
         let secret = config.better_auth_secret.expose_secret();
         let state = AppState {
             schema: graphql::build(db.clone(), secret, &config.limits),
-            db,
+            db: db.clone(),
             sessions: SessionReader::new(secret, &config.cookie_prefix),
             persisted: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
             limits: config.limits.clone(),
+            operation_names: Arc::default(),
         };
-        let router = http::router(state, &config.cors_origins);
+        let metrics = MetricsSource { db: db.clone(), statements: statements.clone() };
+        let router = http::router(state, metrics, &config.cors_origins);
         let address = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
-        Ok(Self { listener, router, statements })
+        Ok(Self { listener, router, db, statements, drain: config.shutdown_drain })
     }
 
     /// The bound port.
@@ -61,12 +68,29 @@ impl Application {
         self.statements.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    /// Serves until SIGINT or SIGTERM; then stops accepting, lets in-flight requests
+    /// finish for at most the drain time, and closes the pool.
     ///
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await.context("serving HTTP")
+        let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stopping.send(true);
+        });
+        let drain = self.drain;
+        let deadline = async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            result = server => result.context("serving HTTP")?,
+            () = deadline => tracing::warn!(drain_secs = drain.as_secs(), "requests still running after the drain time were cut off"),
+        }
+        self.db.close().await.context("closing the database pool")?;
+        tracing::info!("stopped");
+        Ok(())
     }
 }
 
@@ -91,5 +115,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down");
+    tracing::info!("stop signal received; draining");
 }

@@ -6,9 +6,12 @@
 pub mod task;
 pub mod user;
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use anyhow::Context as _;
@@ -33,10 +36,14 @@ impl StatementCounter {
     }
 }
 
-/// Opens the pool.
+/// Opens the pool, retrying while the server is unreachable (a Neon compute that
+/// scaled to zero takes a moment to wake) for at most `connect_retry`.
+///
+/// The pool keeps no idle connection (`min_connections` 0, `idle_timeout`), so an
+/// idle service lets Neon suspend its compute.
 ///
 /// # Errors
-/// When the URL is unusable or the server does not answer within the acquire timeout.
+/// When the URL is unusable, credentials are refused, or the server stays unreachable.
 pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
     let mut options = ConnectOptions::new(config.url.expose_secret().to_owned());
     options
@@ -44,8 +51,10 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
         .min_connections(0)
         .acquire_timeout(config.acquire_timeout)
         .connect_timeout(config.acquire_timeout)
+        .idle_timeout(config.idle_timeout)
+        .max_lifetime(config.max_lifetime)
         .sqlx_logging(false);
-    let mut db = Database::connect(options).await?;
+    let mut db = connect_with_retry(options, config.connect_retry).await?;
     let counter = StatementCounter::default();
     let count = counter.0.clone();
     db.set_metric_callback(move |_| {
@@ -68,6 +77,54 @@ pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<usize> {
     let result = migrate_locked(&db).await;
     db.close().await.ok();
     result
+}
+
+async fn connect_with_retry(options: ConnectOptions, retry: Duration) -> Result<DatabaseConnection, DbErr> {
+    let deadline = Instant::now() + retry;
+    let mut delay = Duration::from_millis(250);
+    for attempt in 1.. {
+        match Database::connect(options.clone()).await {
+            Err(err) if worth_retrying(&err) && Instant::now() + delay < deadline => {
+                tracing::warn!(attempt, error = %err, "the database is not reachable yet; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            result => return result,
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Whether the error means "the database could not be reached or would not take a
+/// connection now", as opposed to "it refused the statement": `SERVICE_UNAVAILABLE`
+/// to a client, safe to retry.
+pub fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(
+                e.as_ref(),
+                Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Unreachable, and not refused for good: wrong credentials (SQLSTATE class 28) or
+/// a database that does not exist (3D000) will not fix themselves.
+fn worth_retrying(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx::Error};
+    let refused = match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Error::Database(db) => db.code().is_some_and(|code| code.starts_with("28") || code == "3D000"),
+            Error::Configuration(_) => true,
+            _ => false,
+        },
+        _ => false,
+    };
+    is_unreachable(err) && !refused
 }
 
 async fn migrate_locked(db: &DatabaseConnection) -> anyhow::Result<usize> {

@@ -31,11 +31,11 @@ use crate::{
     auth::Viewer,
     error::{HiddenCause, code},
     graphql::{self, with_code},
+    monitoring::{self, GraphqlOutcome},
 };
 
 /// `POST /graphql`: one operation, or a batch of at most `MAX_BATCH`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let started = Instant::now();
     let Some(media) = response_media(&headers) else {
         return not_acceptable();
     };
@@ -66,8 +66,8 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Resul
     let exchange = Exchange::new(&state, &headers);
     match batch {
         BatchRequest::Single(request) => {
-            let response = exchange.run(request, started).await;
-            exchange.render(response, media)
+            let executed = exchange.run(request).await;
+            exchange.render(executed, media)
         }
         BatchRequest::Batch(requests) => {
             if requests.is_empty() || requests.len() > state.limits.max_batch {
@@ -77,13 +77,18 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Resul
                     &format!("a batch holds 1 to {} operations", state.limits.max_batch),
                 );
             }
-            let mut responses = Vec::with_capacity(requests.len());
+            let mut bodies = Vec::with_capacity(requests.len());
+            let mut outcome = "ok".to_owned();
             for request in requests {
-                responses.push(exchange.run(request, Instant::now()).await);
+                let executed = exchange.run(request).await;
+                if outcome == "ok" {
+                    outcome = executed.outcome;
+                }
+                bodies.push(Exchange::body(&executed.response).0);
             }
-            let body: Vec<serde_json::Value> =
-                responses.into_iter().map(|response| exchange.body(response).0).collect();
-            json_response(StatusCode::OK, media, &serde_json::Value::Array(body))
+            let mut response = json_response(StatusCode::OK, media, &serde_json::Value::Array(bodies));
+            response.extensions_mut().insert(exchange.outcome("batch".into(), outcome));
+            response
         }
     }
 }
@@ -103,7 +108,6 @@ struct GetParams {
 
 /// `GET /graphql`: GraphiQL for a browser, else a query (never a mutation).
 pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    let started = Instant::now();
     let params: GetParams = match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
         Ok(params) => params,
         Err(err) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, &format!("bad query string: {err}")),
@@ -123,16 +127,17 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
     };
     let exchange = Exchange::new(&state, &headers);
     if let Err(err) = state.persisted.resolve(&mut request) {
-        return exchange.render(apq_failure(&err), media);
+        let executed = exchange.finish(apq_failure(&err), "persisted-query".into(), Instant::now());
+        return exchange.render(executed, media);
     }
-    if is_mutation(&request) {
+    if is_mutation(&mut request) {
         let mut response =
             refuse(StatusCode::METHOD_NOT_ALLOWED, code::BAD_REQUEST, "mutations are only accepted over POST");
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let response = exchange.run(request, started).await;
-    exchange.render(response, media)
+    let executed = exchange.run(request).await;
+    exchange.render(executed, media)
 }
 
 fn request_from_params(params: GetParams) -> Result<Request, String> {
@@ -157,19 +162,32 @@ fn request_from_params(params: GetParams) -> Result<Request, String> {
 
 /// Whether the operation a request would run is a mutation (or a subscription).
 /// A document that does not parse is left to execution, which reports it.
-fn is_mutation(request: &Request) -> bool {
-    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
-        return false;
-    };
-    let operation = match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => Some(&operation.node),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name).map(|op| &op.node),
+fn is_mutation(request: &mut Request) -> bool {
+    selected_operation(request).is_some_and(|(_, ty)| ty != OperationType::Query)
+}
+
+/// The name (from the document) and type of the operation the request selects.
+/// The document is parsed once here and the parse is reused by execution.
+fn selected_operation(request: &mut Request) -> Option<(Option<String>, OperationType)> {
+    let wanted = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, wanted.as_deref()) {
+        (DocumentOperations::Single(operation), _) => Some((None, operation.node.ty)),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get_key_value(name).map(|(name, op)| (Some(name.to_string()), op.node.ty))
+        }
         (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            operations.values().next().map(|op| &op.node)
+            operations.iter().next().map(|(name, op)| (Some(name.to_string()), op.node.ty))
         }
         (DocumentOperations::Multiple(_), None) => None,
-    };
-    operation.is_some_and(|op| op.ty != OperationType::Query)
+    }
+}
+
+/// One executed operation.
+struct Executed {
+    response: GqlResponse,
+    operation: String,
+    outcome: String,
 }
 
 /// One HTTP request's GraphQL work: who is asking, and under which request id.
@@ -185,59 +203,67 @@ impl<'s> Exchange<'s> {
         Self { state, viewer: Arc::new(Viewer::new(state.sessions.candidates(headers))), request_id }
     }
 
-    /// Resolves a persisted query, then executes within the request time limit.
-    async fn run(&self, mut request: Request, started: Instant) -> GqlResponse {
+    /// Resolves a persisted query, then executes within the request time limit;
+    /// errors come back masked, and the operation is counted.
+    async fn run(&self, mut request: Request) -> Executed {
+        let started = Instant::now();
         if let Err(err) = self.state.persisted.resolve(&mut request) {
-            return apq_failure(&err);
+            return self.finish(apq_failure(&err), "persisted-query".into(), started);
         }
         if request.query.trim().is_empty() {
-            return request_error(code::BAD_REQUEST, "the request has no query");
+            return self.finish(request_error(code::BAD_REQUEST, "the request has no query"), "empty".into(), started);
         }
-        let operation = request.operation_name.clone();
+        let name = selected_operation(&mut request).and_then(|(name, _)| name);
+        let label = self.state.operation_names.label(name.as_deref());
         let request = request.data(self.viewer.clone()).data(graphql::owner_loader(&self.state.db));
-        let response =
-            match tokio::time::timeout(self.state.limits.request_timeout, self.state.schema.execute(request)).await {
-                Ok(response) => response,
-                Err(_) => GqlResponse::from_errors(vec![with_code(
-                    ServerError::new("the request took too long and was stopped; try again", None),
-                    code::SERVICE_UNAVAILABLE,
-                )]),
-            };
-        tracing::info!(
-            request.id = %self.request_id,
-            graphql.operation = operation.as_deref().unwrap_or(""),
-            user.id = self.viewer.known_user_id().unwrap_or(""),
-            errors = response.errors.len(),
-            duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "graphql"
-        );
-        response
+        let execution = self.state.schema.execute(request);
+        let response = match tokio::time::timeout(self.state.limits.request_timeout, execution).await {
+            Ok(response) => response,
+            Err(_) => GqlResponse::from_errors(vec![with_code(
+                ServerError::new("the request took too long and was stopped; try again", None),
+                code::SERVICE_UNAVAILABLE,
+            )]),
+        };
+        self.finish(response, label, started)
     }
 
-    /// The JSON body of one response, errors masked; and whether it is a request error.
-    fn body(&self, mut response: GqlResponse) -> (serde_json::Value, bool) {
+    fn finish(&self, mut response: GqlResponse, operation: String, started: Instant) -> Executed {
         for error in &mut response.errors {
             self.mask(error);
         }
+        let outcome = response.errors.first().and_then(error_code).unwrap_or_else(|| "ok".into());
+        monitoring::record_operation(&operation, &outcome, started);
+        Executed { response, operation, outcome }
+    }
+
+    /// The JSON body of one response; and whether it is a request error.
+    fn body(response: &GqlResponse) -> (serde_json::Value, bool) {
         let request_error = response.data == Value::Null
             && !response.errors.is_empty()
             && response.errors.iter().all(|e| e.path.is_empty());
-        let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
+        let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
         if request_error && let Some(object) = body.as_object_mut() {
             object.remove("data");
         }
         (body, request_error)
     }
 
-    fn render(&self, response: GqlResponse, media: Media) -> Response {
-        let apq_miss = response.errors.iter().any(|e| has_code(e, code::PERSISTED_QUERY_NOT_FOUND));
-        let (body, request_error) = self.body(response);
+    /// What the request log and metrics middleware learns about this request.
+    fn outcome(&self, operation: String, outcome: String) -> GraphqlOutcome {
+        GraphqlOutcome { operation, outcome, user_id: self.viewer.known_user_id().map(str::to_owned) }
+    }
+
+    fn render(&self, executed: Executed, media: Media) -> Response {
+        let apq_miss = executed.response.errors.iter().any(|e| has_code(e, code::PERSISTED_QUERY_NOT_FOUND));
+        let (body, request_error) = Self::body(&executed.response);
         let status = if media == Media::GraphQLResponse && request_error && !apq_miss {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::OK
         };
-        json_response(status, media, &body)
+        let mut response = json_response(status, media, &body);
+        response.extensions_mut().insert(self.outcome(executed.operation, executed.outcome));
+        response
     }
 
     /// Gives every error a code; hides internal causes behind the request id.

@@ -17,7 +17,12 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
 };
 
-use crate::{auth::SessionReader, config::Limits, graphql::AppSchema};
+use crate::{
+    auth::SessionReader,
+    config::Limits,
+    graphql::AppSchema,
+    monitoring::{self, MetricsSource, OperationNames},
+};
 
 pub use apq::PersistedQueries;
 
@@ -37,16 +42,20 @@ pub struct AppState {
     pub persisted: Arc<PersistedQueries>,
     /// Request limits.
     pub limits: Limits,
+    /// Bounded labels for operation names.
+    pub operation_names: Arc<OperationNames>,
 }
 
 /// The router with every route and layer.
-pub fn router(state: AppState, cors_origins: &[String]) -> Router {
+pub fn router(state: AppState, metrics: MetricsSource, cors_origins: &[String]) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .with_state(state)
+        .merge(Router::new().route("/metrics", get(monitoring::metrics)).with_state(metrics))
+        .layer(axum::middleware::from_fn(monitoring::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(cors(cors_origins))
         .layer(CatchPanicLayer::new())

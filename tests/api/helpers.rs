@@ -182,7 +182,7 @@ fn migration_sources() -> [&'static str; 3] {
 }
 
 fn database_config(url: &str) -> DatabaseConfig {
-    DatabaseConfig { url: SecretString::from(url), max_connections: 5, acquire_timeout: Duration::from_secs(5) }
+    DatabaseConfig { max_connections: 5, connect_retry: Duration::ZERO, ..DatabaseConfig::new(url) }
 }
 
 /// A fresh database, dropped when the value is.
@@ -250,6 +250,7 @@ pub fn test_config(database_url: &str) -> Config {
         log_format: None,
         run_migrations: true,
         limits: Limits::default(),
+        shutdown_drain: Duration::from_secs(5),
     }
 }
 
