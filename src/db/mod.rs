@@ -45,15 +45,8 @@ impl StatementCounter {
 /// # Errors
 /// When the URL is unusable, credentials are refused, or the server stays unreachable.
 pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
-    let mut options = ConnectOptions::new(config.url.expose_secret().to_owned());
-    options
-        .max_connections(config.max_connections)
-        .min_connections(0)
-        .acquire_timeout(config.acquire_timeout)
-        .connect_timeout(config.acquire_timeout)
-        .idle_timeout(config.idle_timeout)
-        .max_lifetime(config.max_lifetime)
-        .sqlx_logging(false);
+    let mut options = options(config);
+    options.max_connections(config.max_connections).min_connections(0);
     let mut db = connect_with_retry(options, config.connect_retry).await?;
     let counter = StatementCounter::default();
     let count = counter.0.clone();
@@ -71,12 +64,24 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
 /// # Errors
 /// When the database cannot be reached or a migration fails; the cause is chained.
 pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<usize> {
-    let mut options = ConnectOptions::new(config.url.expose_secret().to_owned());
-    options.max_connections(1).min_connections(1).acquire_timeout(config.acquire_timeout).sqlx_logging(false);
-    let db = Database::connect(options).await.context("connecting to run migrations")?;
+    let mut options = options(config);
+    options.max_connections(1).min_connections(1);
+    let db = connect_with_retry(options, config.connect_retry).await.context("connecting to run migrations")?;
     let result = migrate_locked(&db).await;
     db.close().await.ok();
     result
+}
+
+/// What every pool of the service shares: timeouts, lifetimes, no statement logs.
+fn options(config: &DatabaseConfig) -> ConnectOptions {
+    let mut options = ConnectOptions::new(config.url.expose_secret().to_owned());
+    options
+        .acquire_timeout(config.acquire_timeout)
+        .connect_timeout(config.acquire_timeout)
+        .idle_timeout(config.idle_timeout)
+        .max_lifetime(config.max_lifetime)
+        .sqlx_logging(false);
+    options
 }
 
 async fn connect_with_retry(options: ConnectOptions, retry: Duration) -> Result<DatabaseConnection, DbErr> {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-fn binary() -> Command {
+pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_todo-graphql"));
     // Only what a test gives: no DATABASE_URL or secret from the developer's shell,
     // and no .env (the working directory has none).
@@ -51,7 +51,7 @@ fn print_schema_writes_schema_graphql() {
 }
 
 /// Kills the child when the test ends, however it ends.
-struct Running(std::process::Child);
+pub struct Running(pub std::process::Child);
 
 impl Drop for Running {
     fn drop(&mut self) {

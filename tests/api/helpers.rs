@@ -4,13 +4,12 @@
 //! Better Auth inserts them.
 
 use std::{
-    net::{TcpListener, TcpStream, ToSocketAddrs},
-    path::PathBuf,
-    process::Command,
+    net::{TcpStream, ToSocketAddrs},
     sync::OnceLock,
     time::Duration,
 };
 
+use crate::postgres::Throwaway;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, SubsecRound, Utc};
 use hmac::{Hmac, Mac};
@@ -56,7 +55,9 @@ impl Server {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         let mut base = url::Url::parse(&wanted).expect("TEST_DATABASE_URL is not a URL");
         if !answers(&base) {
-            base = throwaway_postgres();
+            // Kept for the life of the process; its watcher stops it afterwards.
+            let server = Box::leak(Box::new(Throwaway::start(&[], None, |_| {})));
+            base = server.url("postgres");
         }
         base.set_path("");
         let template = create_template(&base).await;
@@ -77,60 +78,6 @@ fn answers(url: &url::Url) -> bool {
         .to_socket_addrs()
         .map(|mut addrs| addrs.any(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()))
         .unwrap_or(false)
-}
-
-/// Starts a PostgreSQL from `initdb`/`pg_ctl` on PATH in a temporary folder on a free
-/// port (as `nobody` when running as root), stopped by a watcher once this test
-/// process is gone.
-fn throwaway_postgres() -> url::Url {
-    let (Some(initdb), Some(pg_ctl)) = (on_path("initdb"), on_path("pg_ctl")) else {
-        panic!(
-            "no PostgreSQL answers at TEST_DATABASE_URL and initdb/pg_ctl are not on PATH: \
-             install PostgreSQL (apt-get install postgresql) or set TEST_DATABASE_URL"
-        );
-    };
-    let dir = std::env::temp_dir().join(format!("todo-graphql-pg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let as_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false);
-    let run = |program: &PathBuf, args: &[&str]| {
-        let mut command = if as_root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "nobody", "--"]).arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
-        let status = command.args(args).stdout(std::process::Stdio::null()).status().unwrap();
-        assert!(status.success(), "{} {args:?} failed", program.display());
-    };
-    if as_root {
-        Command::new("chown").args(["-R", "nobody"]).arg(&dir).status().unwrap();
-    }
-    let data = dir.join("data");
-    let data = data.to_str().unwrap();
-    run(&initdb, &["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
-    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.display());
-    run(&pg_ctl, &["-D", data, "-o", &options, "-l", &format!("{data}.log"), "-w", "start"]);
-    let stop = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {runuser}{pg_ctl} -D {data} -m immediate stop >/dev/null 2>&1; rm -rf {dir}",
-        pid = std::process::id(),
-        runuser = if as_root { "runuser -u nobody -- " } else { "" },
-        pg_ctl = pg_ctl.display(),
-        dir = dir.display(),
-    );
-    // Deliberately never waited for: the watcher must outlive this process.
-    #[allow(clippy::zombie_processes)]
-    Command::new("sh").args(["-c", &stop]).spawn().unwrap();
-    url::Url::parse(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).unwrap()
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| PathBuf::from(dir).join(program))
-        .find(|path| path.is_file())
 }
 
 /// The template: Better Auth's tables plus every migration. Named after a hash of

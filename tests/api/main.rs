@@ -8,6 +8,8 @@ mod helpers;
 mod http;
 mod migrations;
 mod mutations;
+mod ops;
 mod pagination;
+mod postgres;
 mod queries;
 mod schema;
