@@ -10,14 +10,13 @@ use std::{sync::Arc, time::Instant};
 
 use async_graphql::{
     BatchRequest, ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Value,
-    http::{Credentials, GraphiQLSource},
     parser::types::{DocumentOperations, OperationType},
 };
 use axum::{
     body::Bytes,
     extract::{RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -350,14 +349,7 @@ fn csrf_refusal() -> Response {
     )
 }
 
-/// GraphiQL, sending the browser's cookies with each request.
+/// GraphiQL, sending the browser's cookies with each request; never a token.
 fn graphiql() -> Response {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("todo-graphql")
-            .credentials(Credentials::SameOrigin)
-            .finish(),
-    )
-    .into_response()
+    super::graphiql::page(None, None)
 }

@@ -2,6 +2,7 @@
 //! the layers around them (request ids, CORS, body limit, panics).
 
 mod apq;
+mod graphiql;
 mod graphql;
 mod health;
 mod negotiate;
@@ -51,6 +52,7 @@ pub fn router(state: AppState, metrics: MetricsSource, cors_origins: &[String]) 
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .with_state(state)

@@ -236,8 +236,27 @@ async fn browsers_get_graphiql() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(content_type(&response).starts_with("text/html"));
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
     let html = response.text().await.unwrap();
-    assert!(html.contains("graphiql") && html.contains("/graphql"), "{html}");
+    assert!(html.contains("\"endpoint\":\"/graphql\""), "{html}");
+    assert!(!html.contains("Authorization") && !html.contains("Bearer"), "no token in PostgreSQL mode");
+    let sources: Vec<&str> = html
+        .split("src=\"")
+        .skip(1)
+        .chain(html.split("href=\"").skip(1))
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert!(sources.len() >= 5, "{html}");
+    for source in sources {
+        assert!(source.starts_with("/graphiql/"), "served from elsewhere: {source}");
+        let asset = app.get(source).await;
+        assert_eq!(asset.status(), StatusCode::OK, "{source}");
+        assert!(!asset.bytes().await.unwrap().is_empty());
+    }
+    let licences = app.get("/graphiql/LICENSES").await.text().await.unwrap();
+    assert!(licences.contains("graphiql 3.8.3") && licences.contains("MIT License"), "{licences}");
+    assert_eq!(app.get("/graphiql/nope.js").await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

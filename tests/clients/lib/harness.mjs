@@ -1,0 +1,182 @@
+// Starts what each check needs, for real: a fresh PostgreSQL database, Better Auth
+// (the npm package) on it with its own migration, and the service binary on a free
+// port against the same database and secret.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { betterAuth } from 'better-auth';
+import { getMigrations } from 'better-auth/db/migration';
+import { bearer } from 'better-auth/plugins';
+import pg from 'pg';
+
+export const SECRET = 'client-suite-secret-0123456789abcdef01234567';
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..', '..');
+
+/** The service binary `cargo build` made. */
+export function binaryPath() {
+  const path =
+    process.env.TODO_GRAPHQL_BIN ??
+    join(process.env.CARGO_TARGET_DIR ?? join(repo, 'target'), 'debug', 'todo-graphql');
+  if (!existsSync(path)) {
+    throw new Error(`no service binary at ${path}: run \`cargo build\` first (or set TODO_GRAPHQL_BIN)`);
+  }
+  return path;
+}
+
+const serverUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function withDatabase(url, database) {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function admin(sql) {
+  const client = new pg.Client({ connectionString: serverUrl });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`no PostgreSQL at TEST_DATABASE_URL (${new URL(serverUrl).host}): ${err.message}`);
+  }
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Better Auth as the frontend configures it: e-mail and password, bearer(). */
+export function makeAuth({ databaseUrl, baseURL = 'http://localhost:3000', cookiePrefix, pool }) {
+  return betterAuth({
+    database: pool ?? new pg.Pool({ connectionString: databaseUrl, max: 2 }),
+    secret: SECRET,
+    baseURL,
+    emailAndPassword: { enabled: true },
+    plugins: [bearer()],
+    ...(cookiePrefix ? { advanced: { cookiePrefix } } : {}),
+    logger: { disabled: true },
+  });
+}
+
+/**
+ * A fresh database with Better Auth's tables, and the service serving it.
+ * Call `stop()` at the end.
+ */
+export async function startService({ cookiePrefix, env = {} } = {}) {
+  const database = `clients_${randomBytes(6).toString('hex')}`;
+  await admin(`CREATE DATABASE ${database}`);
+  const databaseUrl = withDatabase(serverUrl, database);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const auth = makeAuth({ databaseUrl, cookiePrefix, pool });
+  const { runMigrations } = await getMigrations(auth.options);
+  await runMigrations();
+
+  const port = await freePort();
+  const child = spawn(binaryPath(), [], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: databaseUrl,
+      BETTER_AUTH_SECRET: SECRET,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_FORMAT: 'json',
+      CORS_ORIGINS: 'http://localhost:3000',
+      ...(cookiePrefix ? { BETTER_AUTH_COOKIE_PREFIX: cookiePrefix } : {}),
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  child.stderr.on('data', (chunk) => {
+    log += chunk;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited: ${log}`);
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() - started > 20_000) throw new Error(`the service did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+
+  return {
+    url,
+    graphqlUrl: `${url}/graphql`,
+    databaseUrl,
+    auth,
+    pool,
+    log: () => log,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+      await pool.end();
+      await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    },
+  };
+}
+
+/** Calls Better Auth's own request handler, as the Next.js route would. */
+export async function authRequest(auth, path, { body, cookie, baseURL = 'http://localhost:3000' } = {}) {
+  const headers = { 'content-type': 'application/json', origin: baseURL };
+  if (cookie) headers.cookie = cookie;
+  const response = await auth.handler(
+    new Request(`${baseURL}/api/auth${path}`, { method: 'POST', headers, body: JSON.stringify(body ?? {}) }),
+  );
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response;
+}
+
+/** The `name=value` pairs of a response's Set-Cookie headers, as a Cookie header. */
+export function cookieHeader(response, only) {
+  return response.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .filter((pair) => !only || pair.startsWith(`${only}=`))
+    .join('; ');
+}
+
+/** Signs a new user up through Better Auth; answers the cookie and tokens it gave. */
+export async function signUp(auth, { baseURL, name = 'Ada' } = {}) {
+  const email = `${name.toLowerCase()}-${randomBytes(4).toString('hex')}@example.com`;
+  const password = `pw-${randomBytes(8).toString('hex')}`;
+  const response = await authRequest(auth, '/sign-up/email', { body: { email, password, name }, baseURL });
+  const json = await response.json();
+  return {
+    email,
+    password,
+    userId: json.user.id,
+    cookie: cookieHeader(response),
+    setAuthToken: response.headers.get('set-auth-token'),
+    token: json.token,
+  };
+}
+
+/** POSTs a GraphQL operation with extra headers; answers the parsed body. */
+export async function graphql(service, query, { headers = {}, variables } = {}) {
+  const response = await fetch(service.graphqlUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return response.json();
+}
