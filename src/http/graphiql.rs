@@ -57,6 +57,7 @@ pub fn page(headers: Option<&serde_json::Value>, query: Option<&str>) -> Respons
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>todo-graphql · GraphiQL</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{ASSETS}/graphiql.min.css">
 <link rel="stylesheet" href="{ASSETS}/page.css">
 </head>
