@@ -2,6 +2,7 @@
 //! the layers around them (request ids, CORS, body limit, panics).
 
 mod apq;
+mod exchange;
 mod graphiql;
 mod graphql;
 mod health;

@@ -248,7 +248,7 @@ async fn browsers_get_graphiql() {
         .map(|s| s.split('"').next().unwrap())
         .collect();
     assert!(sources.len() >= 5, "{html}");
-    for source in sources {
+    for source in sources.into_iter().filter(|s| *s != "data:,") {
         assert!(source.starts_with("/graphiql/"), "served from elsewhere: {source}");
         let asset = app.get(source).await;
         assert_eq!(asset.status(), StatusCode::OK, "{source}");
