@@ -23,7 +23,7 @@ pub struct Cli {
 }
 
 /// The subcommands.
-#[derive(Subcommand, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Run migrations (unless told not to), then serve HTTP until SIGINT or SIGTERM.
     Serve,
@@ -31,6 +31,20 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to standard output and exit.
     PrintSchema,
+    /// Add demo tasks for existing Better Auth users (batched, one transaction per batch).
+    Seed(SeedArgs),
+}
+
+/// What `seed` adds.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct SeedArgs {
+    /// A Better Auth user id to add tasks for; repeat for several. Users belong to
+    /// Better Auth, so the service never creates them in PostgreSQL.
+    #[arg(long = "user-id", required = true)]
+    pub user_ids: Vec<String>,
+    /// How many tasks each user gets.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub tasks_per_user: u32,
 }
 
 /// Raw settings as `clap` read them; turned into a [`Config`] by [`Config::from_settings`].

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use todo_graphql::{
-    config::{Cli, Command, Config},
+    config::{Cli, Command, Config, SeedArgs},
     db, graphql,
     startup::Application,
     telemetry,
@@ -16,7 +16,7 @@ async fn main() -> ExitCode {
     dotenvy::dotenv().ok();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
-    if command == Command::PrintSchema {
+    if matches!(command, Command::PrintSchema) {
         print!("{}", graphql::sdl());
         return ExitCode::SUCCESS;
     }
@@ -32,6 +32,7 @@ async fn main() -> ExitCode {
         Command::Migrate => db::migrate(&config.database).await.map(|applied| {
             tracing::info!(applied, "migrations are up to date");
         }),
+        Command::Seed(args) => seed(&config, &args).await,
         _ => serve(&config).await,
     };
     match result {
@@ -41,6 +42,16 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn seed(config: &Config, args: &SeedArgs) -> anyhow::Result<()> {
+    db::migrate(&config.database).await?;
+    let (db, _) = db::connect(&config.database).await?;
+    let started = std::time::Instant::now();
+    let added = db::seed::tasks(&db, &args.user_ids, args.tasks_per_user).await?;
+    tracing::info!(added, seconds = started.elapsed().as_secs_f64(), "seeded");
+    db.close().await?;
+    Ok(())
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {

@@ -34,13 +34,13 @@ impl Application {
     /// # Errors
     /// When the database cannot be reached, a migration fails, or the port is taken.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let (db, statements) = db::connect(&config.database).await.context("connecting to the database")?;
         if config.run_migrations {
-            let applied = db::migrate(&config.database).await?;
+            let applied = db::migrate_if_pending(&db, &config.database).await?;
             if applied > 0 {
                 tracing::info!(applied, "applied migrations");
             }
         }
-        let (db, statements) = db::connect(&config.database).await.context("connecting to the database")?;
         monitoring::recorder();
         let secret = config.better_auth_secret.expose_secret();
         let state = AppState {

@@ -3,6 +3,7 @@
 //! Nothing here knows about GraphQL. [`task`] owns every statement on `tasks`;
 //! [`user`] only ever reads Better Auth's tables.
 
+pub mod seed;
 pub mod task;
 pub mod user;
 
@@ -82,6 +83,16 @@ fn options(config: &DatabaseConfig) -> ConnectOptions {
         .max_lifetime(config.max_lifetime)
         .sqlx_logging(false);
     options
+}
+
+/// [`migrate`], but only when the pool sees a pending migration: a restart costs
+/// one read on a connection the pool opened anyway, not a connection of its own.
+///
+/// # Errors
+/// As [`migrate`].
+pub async fn migrate_if_pending(pool: &DatabaseConnection, config: &DatabaseConfig) -> anyhow::Result<usize> {
+    let pending = Migrator::get_pending_migrations_read_only(pool).await.context("reading the migration table")?;
+    if pending.is_empty() { Ok(0) } else { migrate(config).await }
 }
 
 async fn connect_with_retry(options: ConnectOptions, retry: Duration) -> Result<DatabaseConnection, DbErr> {

@@ -126,3 +126,32 @@ async fn the_binary_migrates_a_fresh_database_and_answers_a_cookie_better_auth_s
         json!({ "me": { "email": "vee@example.com" }, "tasks": { "nodes": [{ "title": "from the binary" }] } })
     );
 }
+
+#[tokio::test]
+async fn seed_adds_tasks_in_batches_for_existing_users_only() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let seed = |ids: &[&str]| {
+        let mut command = binary();
+        command.arg("seed").env("DATABASE_URL", &app.database.url).env("BETTER_AUTH_SECRET", SECRET);
+        for id in ids {
+            command.args(["--user-id", id]);
+        }
+        command.args(["--tasks-per-user", "2500"]).output().unwrap()
+    };
+    let output = seed(&[&ada.id, "no-such-user"]);
+    assert!(!output.status.success(), "an unknown user id is refused");
+    let count: i64 = app.scalar("SELECT count(*) FROM tasks", []).await;
+    assert_eq!(count, 0, "and nothing was added");
+
+    let output = seed(&[&ada.id]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let count: i64 = app.scalar("SELECT count(*) FROM tasks WHERE user_id = $1", [ada.id.clone().into()]).await;
+    assert_eq!(count, 2500, "more than one batch");
+    let body = app
+        .graphql(Some(&ada), "{ tasks(first: 1) { nodes { title } totalCount } taskStats { completed } }", json!({}))
+        .await;
+    assert_eq!(body["data"]["tasks"]["totalCount"], 2500, "{body}");
+    assert_eq!(body["data"]["tasks"]["nodes"][0]["title"], "Demo task 1", "newest first");
+    assert_eq!(body["data"]["taskStats"]["completed"], 834);
+}
