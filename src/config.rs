@@ -50,7 +50,8 @@ pub struct SeedArgs {
 /// Raw settings as `clap` read them; turned into a [`Config`] by [`Config::from_settings`].
 #[derive(Args, Default)]
 pub struct Settings {
-    /// PostgreSQL URL (Neon: the pooled URL).
+    /// `postgres://…` (Neon: the pooled URL) or `sqlite://…`; an embedded SQLite
+    /// file, `todo-graphql.db`, when not set.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
     /// The frontend's Better Auth secret; signs session cookies.
@@ -198,7 +199,21 @@ impl DatabaseConfig {
     }
 }
 
+/// Which database the service runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL (Neon in production), shared with Better Auth.
+    Postgres,
+    /// An embedded SQLite file, for trying the service out.
+    Sqlite,
+}
+
 impl DatabaseConfig {
+    /// The backend the URL names.
+    pub fn backend(&self) -> Backend {
+        if self.url.expose_secret().starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres }
+    }
+
     /// The host the URL names, for banners and logs (never the password).
     pub fn host(&self) -> String {
         url::Url::parse(self.url.expose_secret())
@@ -213,8 +228,9 @@ impl DatabaseConfig {
 pub struct Config {
     /// Where the data lives.
     pub database: DatabaseConfig,
-    /// The Better Auth secret that signs session cookies.
-    pub better_auth_secret: SecretString,
+    /// The Better Auth secret that signs session cookies; `None` in embedded mode
+    /// until the one kept with the data is read.
+    pub better_auth_secret: Option<SecretString>,
     /// The Better Auth cookie prefix.
     pub cookie_prefix: String,
     /// Origins allowed to call from a browser.
@@ -252,7 +268,9 @@ impl Config {
             connect_retry: seconds("DATABASE_CONNECT_RETRY_SECS", &settings.database_connect_retry_secs, 0..=3600)?,
         };
         let better_auth_secret = match settings.better_auth_secret.as_deref() {
-            Some(secret) if !secret.is_empty() => SecretString::from(secret),
+            Some(secret) if !secret.is_empty() => Some(SecretString::from(secret)),
+            // Embedded mode makes one and keeps it with the data.
+            _ if database.backend() == Backend::Sqlite => None,
             _ => {
                 return Err(error(
                     "BETTER_AUTH_SECRET",
@@ -295,20 +313,27 @@ fn error(setting: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError { setting, reason: reason.into() }
 }
 
+/// Where the data lives when `DATABASE_URL` is not set: a SQLite file here.
+pub const EMBEDDED_DATABASE_URL: &str = "sqlite://todo-graphql.db?mode=rwc";
+
 /// Checks the URL without ever putting it, or a part of it, in the message.
 fn database_url(value: Option<&str>) -> Result<SecretString, ConfigError> {
     const NAME: &str = "DATABASE_URL";
     let value = match value.map(str::trim) {
         Some(value) if !value.is_empty() => value,
-        _ => return Err(error(NAME, "not set: give the PostgreSQL URL, postgres://user:password@host/database")),
+        _ => return Ok(SecretString::from(EMBEDDED_DATABASE_URL)),
     };
-    let url = url::Url::parse(value)
-        .map_err(|_| error(NAME, "not a valid URL; expected postgres://user:password@host/database"))?;
+    let url = url::Url::parse(value).map_err(|_| {
+        error(NAME, "not a valid URL; expected postgres://user:password@host/database or sqlite://file")
+    })?;
     match url.scheme() {
-        "postgres" | "postgresql" => {}
-        _ => return Err(error(NAME, "unsupported scheme; expected postgres:// or postgresql://")),
+        "postgres" | "postgresql" => Ok(SecretString::from(value)),
+        // SQLite creates the file unless told otherwise.
+        "sqlite" if url.query().is_some_and(|q| q.contains("mode=")) => Ok(SecretString::from(value)),
+        "sqlite" if url.query().is_some() => Ok(SecretString::from(format!("{value}&mode=rwc"))),
+        "sqlite" => Ok(SecretString::from(format!("{value}?mode=rwc"))),
+        _ => Err(error(NAME, "unsupported scheme; expected postgres://, postgresql:// or sqlite://")),
     }
-    Ok(SecretString::from(value))
 }
 
 fn number<T>(setting: &'static str, value: &str, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
@@ -408,6 +433,19 @@ mod tests {
             let err = Config::from_settings(&raw).unwrap_err();
             assert_eq!(err.setting, setting, "{err}");
         }
+    }
+
+    #[test]
+    fn without_a_database_url_the_data_goes_to_an_embedded_file() {
+        let mut raw = settings();
+        raw.database_url = None;
+        raw.better_auth_secret = None;
+        let config = Config::from_settings(&raw).unwrap();
+        assert_eq!(config.database.backend(), Backend::Sqlite);
+        assert!(config.better_auth_secret.is_none(), "made and kept with the data");
+        raw.database_url = Some("sqlite:///tmp/x.db".into());
+        let url = Config::from_settings(&raw).unwrap().database.url;
+        assert_eq!(url.expose_secret(), "sqlite:///tmp/x.db?mode=rwc");
     }
 
     #[test]

@@ -56,12 +56,25 @@ async fn seed(config: &Config, args: &SeedArgs) -> anyhow::Result<()> {
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    tracing::info!(
-        port = app.port(),
-        database.host = %config.database.host(),
-        "listening on http://{}:{}/graphql",
-        config.host,
-        app.port()
-    );
+    println!("{}", banner(config, &app));
     app.run_until_stopped().await
+}
+
+/// What a person starting the service reads first: where to click, how to call it.
+/// Never a password; the demo token only in embedded mode, where it is the point.
+fn banner(config: &Config, app: &Application) -> String {
+    let host = if config.host.is_unspecified() { "localhost".to_owned() } else { config.host.to_string() };
+    let url = format!("http://{host}:{}/graphql", app.port());
+    match app.demo() {
+        Some(demo) => format!(
+            "todo-graphql is serving an embedded SQLite database.\n\n  \
+             GraphiQL: {url}  (signed in as {email})\n  \
+             curl:     curl -s {url} -H 'content-type: application/json' -H 'authorization: Bearer {token}' \\\n              \
+             -d '{{\"query\":\"{{ me {{ email }} tasks {{ nodes {{ title completed }} }} }}\"}}'\n\n\
+             Your Better Auth database instead: DATABASE_URL=postgres://… BETTER_AUTH_SECRET=… cargo run",
+            email = demo.email,
+            token = demo.token,
+        ),
+        None => format!("todo-graphql is serving {url} from the PostgreSQL database at {}", config.database.host()),
+    }
 }

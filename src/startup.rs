@@ -11,10 +11,10 @@ use tokio::net::TcpListener;
 
 use crate::{
     auth::SessionReader,
-    config::Config,
+    config::{Backend, Config},
     db::{self, StatementCounter},
     graphql,
-    http::{self, AppState, PersistedQueries},
+    http::{self, AppState, GraphiqlDefaults, PersistedQueries},
     monitoring::{self, MetricsSource},
 };
 
@@ -25,7 +25,20 @@ pub struct Application {
     db: DatabaseConnection,
     statements: StatementCounter,
     drain: Duration,
+    demo: Option<Demo>,
 }
+
+/// The demo account of embedded mode, for the banner.
+#[derive(Clone)]
+pub struct Demo {
+    /// Its e-mail address.
+    pub email: String,
+    /// A long-lived session token for it.
+    pub token: String,
+}
+
+/// The query GraphiQL opens with in embedded mode.
+pub const DEMO_QUERY: &str = "{\n  me { email }\n  tasks { nodes { title completed } totalCount }\n}\n";
 
 impl Application {
     /// Connects to the database, applies migrations when configured to, and binds
@@ -42,7 +55,19 @@ impl Application {
             }
         }
         monitoring::recorder();
-        let secret = config.better_auth_secret.expose_secret();
+        let configured = config.better_auth_secret.as_ref().map(|secret| secret.expose_secret());
+        let embedded = match config.database.backend() {
+            Backend::Sqlite => {
+                Some(db::embedded::prepare(&db, configured).await.context("preparing the embedded database")?)
+            }
+            Backend::Postgres => None,
+        };
+        let secret = match (&embedded, configured) {
+            (Some(embedded), _) => embedded.secret.as_str(),
+            (None, Some(secret)) => secret,
+            (None, None) => anyhow::bail!("BETTER_AUTH_SECRET is required with PostgreSQL"),
+        };
+        let demo = embedded.as_ref().map(|e| Demo { email: e.demo_email.clone(), token: e.demo_token.clone() });
         let state = AppState {
             schema: graphql::build(db.clone(), secret, &config.limits),
             db: db.clone(),
@@ -50,17 +75,26 @@ impl Application {
             persisted: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
             limits: config.limits.clone(),
             operation_names: Arc::default(),
+            graphiql: demo.as_ref().map(|demo| GraphiqlDefaults {
+                headers: serde_json::json!({ "Authorization": format!("Bearer {}", demo.token) }),
+                query: DEMO_QUERY.to_owned(),
+            }),
         };
         let metrics = MetricsSource { db: db.clone(), statements: statements.clone() };
         let router = http::router(state, metrics, &config.cors_origins);
         let address = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
-        Ok(Self { listener, router, db, statements, drain: config.shutdown_drain })
+        Ok(Self { listener, router, db, statements, drain: config.shutdown_drain, demo })
     }
 
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The demo account, in embedded mode.
+    pub fn demo(&self) -> Option<&Demo> {
+        self.demo.as_ref()
     }
 
     /// Counts the SQL statements the service runs.

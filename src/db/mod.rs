@@ -3,6 +3,7 @@
 //! Nothing here knows about GraphQL. [`task`] owns every statement on `tasks`;
 //! [`user`] only ever reads Better Auth's tables.
 
+pub mod embedded;
 pub mod seed;
 pub mod task;
 pub mod user;
@@ -17,10 +18,10 @@ use std::{
 
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
 use secrecy::ExposeSecret;
 
-use crate::config::DatabaseConfig;
+use crate::config::{Backend, DatabaseConfig};
 
 /// The key of the PostgreSQL advisory lock held while migrating, so that instances
 /// starting together apply each migration once. ("todo-gql" in ASCII.)
@@ -47,7 +48,10 @@ impl StatementCounter {
 /// When the URL is unusable, credentials are refused, or the server stays unreachable.
 pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
     let mut options = options(config);
-    options.max_connections(config.max_connections).min_connections(0);
+    // One SQLite connection: writes serialise in the pool instead of failing with
+    // SQLITE_BUSY, which a demo database never needs to scale past.
+    let max = if config.backend() == Backend::Sqlite { 1 } else { config.max_connections };
+    options.max_connections(max).min_connections(0);
     let mut db = connect_with_retry(options, config.connect_retry).await?;
     let counter = StatementCounter::default();
     let count = counter.0.clone();
@@ -149,6 +153,12 @@ async fn migrate_locked(db: &DatabaseConnection) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let backend = db.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        // SQLite locks the file itself while a migration's transaction writes.
+        let pending = Migrator::get_pending_migrations(db).await?.len();
+        Migrator::up(db, None).await.context("applying migrations")?;
+        return Ok(pending);
+    }
     db.execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.into()]))
         .await
         .context("taking the migration lock")?;
@@ -170,30 +180,33 @@ async fn migrate_locked(db: &DatabaseConnection) -> anyhow::Result<usize> {
     result
 }
 
-/// The tables `/ready` requires: Better Auth's and the service's own.
-pub const REQUIRED_TABLES: [&str; 5] = ["user", "session", "account", "verification", "tasks"];
+/// The tables `/ready` requires: Better Auth's and the service's own. Embedded
+/// mode has only the two Better Auth tables it makes itself.
+pub fn required_tables(backend: DbBackend) -> &'static [&'static str] {
+    if backend == DbBackend::Sqlite {
+        &["user", "session", "tasks"]
+    } else {
+        &["user", "session", "account", "verification", "tasks"]
+    }
+}
 
-/// The required tables that are missing from the database's search path.
+/// The required tables that are missing.
 ///
 /// # Errors
 /// When the database does not answer.
 pub async fn missing_tables(db: &DatabaseConnection) -> Result<Vec<&'static str>, DbErr> {
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT to_regclass('\"user\"') IS NOT NULL AS \"user\", \
-                    to_regclass('session') IS NOT NULL AS session, \
-                    to_regclass('account') IS NOT NULL AS account, \
-                    to_regclass('verification') IS NOT NULL AS verification, \
-                    to_regclass('tasks') IS NOT NULL AS tasks",
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("no row from the readiness query".into()))?;
-    let mut missing = Vec::new();
-    for table in REQUIRED_TABLES {
-        if !row.try_get::<bool>("", table)? {
-            missing.push(table);
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
+        _ => {
+            "SELECT c.relname AS name FROM pg_class c WHERE c.relkind IN ('r', 'p', 'v') AND pg_table_is_visible(c.oid)"
         }
-    }
-    Ok(missing)
+    };
+    let present: Vec<String> = db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "name"))
+        .collect::<Result<_, _>>()?;
+    Ok(required_tables(backend).iter().copied().filter(|t| !present.iter().any(|p| p == t)).collect())
 }

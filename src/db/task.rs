@@ -6,8 +6,8 @@ use entity::tasks::{self, Column, Entity, Model};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, ExprTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, ExprTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
     sea_query::{Expr, Func, LikeExpr, SimpleExpr, extension::postgres::PgExpr},
 };
 use uuid::Uuid;
@@ -117,7 +117,7 @@ pub async fn page(
     window: &Window,
 ) -> Result<Page, DbErr> {
     let column = sort_column(sort.field);
-    let mut condition = filter_condition(user_id, filter);
+    let mut condition = filter_condition(db.get_database_backend(), user_id, filter);
     if let Some(after) = &window.after {
         condition = condition.add(beyond(column, after, !sort.descending));
     }
@@ -146,7 +146,7 @@ pub async fn page(
 /// # Errors
 /// When the database fails.
 pub async fn count(db: &DatabaseConnection, user_id: &str, filter: &Filter) -> Result<u64, DbErr> {
-    Entity::find().filter(filter_condition(user_id, filter)).count(db).await
+    Entity::find().filter(filter_condition(db.get_database_backend(), user_id, filter)).count(db).await
 }
 
 /// Totals by status.
@@ -179,7 +179,7 @@ pub async fn stats(db: &DatabaseConnection, user_id: &str) -> Result<Stats, DbEr
 ///
 /// # Errors
 /// When the database fails.
-pub async fn find(db: &DatabaseConnection, user_id: &str, id: Uuid) -> Result<Option<Model>, DbErr> {
+pub async fn find(db: &impl ConnectionTrait, user_id: &str, id: Uuid) -> Result<Option<Model>, DbErr> {
     Entity::find().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id)).one(db).await
 }
 
@@ -231,8 +231,8 @@ impl Changes {
     }
 }
 
-/// Applies `changes` in one statement; `None` when the user has no such task.
-/// With no changes at all the task is returned as it is, `updated_at` untouched.
+/// Applies `changes`; `None` when the user has no such task. With no changes at
+/// all the task is returned as it is, `updated_at` untouched.
 ///
 /// # Errors
 /// When the database fails.
@@ -246,24 +246,23 @@ pub async fn update(
     if changes.is_empty() {
         return find(db, user_id, id).await;
     }
-    let mut update = Entity::update_many()
-        .filter(Column::Id.eq(id))
-        .filter(Column::UserId.eq(user_id))
-        .col_expr(Column::UpdatedAt, moved_forward(now));
-    if let Some(title) = changes.title {
-        update = update.col_expr(Column::Title, Expr::val(title));
-    }
-    if let Some(description) = changes.description {
-        update = update.col_expr(Column::Description, Expr::val(description));
-    }
-    if let Some(completed) = changes.completed {
-        update = update.col_expr(Column::Completed, Expr::val(completed));
-    }
-    Ok(update.exec_with_returning(db).await?.pop())
+    change(db, user_id, id, now, |mut update| {
+        if let Some(title) = changes.title {
+            update = update.col_expr(Column::Title, Expr::val(title));
+        }
+        if let Some(description) = changes.description {
+            update = update.col_expr(Column::Description, Expr::val(description));
+        }
+        if let Some(completed) = changes.completed {
+            update = update.col_expr(Column::Completed, Expr::val(completed));
+        }
+        update
+    })
+    .await
 }
 
-/// Flips `completed` in one UPDATE, so concurrent toggles serialise on the row
-/// lock and none is lost; `None` when the user has no such task.
+/// Flips `completed` without reading it first, so concurrent toggles never lose
+/// one; `None` when the user has no such task.
 ///
 /// # Errors
 /// When the database fails.
@@ -273,14 +272,34 @@ pub async fn toggle(
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<Model>, DbErr> {
-    Ok(Entity::update_many()
-        .filter(Column::Id.eq(id))
-        .filter(Column::UserId.eq(user_id))
-        .col_expr(Column::Completed, Expr::col(Column::Completed).not())
-        .col_expr(Column::UpdatedAt, moved_forward(now))
-        .exec_with_returning(db)
-        .await?
-        .pop())
+    change(db, user_id, id, now, |update| update.col_expr(Column::Completed, Expr::col(Column::Completed).not())).await
+}
+
+/// Runs `set` on the user's task `id` and moves `updated_at` forward.
+///
+/// On PostgreSQL that is one UPDATE … RETURNING: concurrent changes serialise on
+/// the row lock. On SQLite (one pooled connection, so nothing interleaves with the
+/// transaction) the new `updated_at` is computed from the stored one.
+async fn change(
+    db: &DatabaseConnection,
+    user_id: &str,
+    id: Uuid,
+    now: DateTime<Utc>,
+    set: impl FnOnce(UpdateMany<Entity>) -> UpdateMany<Entity>,
+) -> Result<Option<Model>, DbErr> {
+    let scoped = Entity::update_many().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id));
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(set(scoped.col_expr(Column::UpdatedAt, moved_forward(now))).exec_with_returning(db).await?.pop());
+    }
+    let transaction = db.begin().await?;
+    let Some(current) = find(&transaction, user_id, id).await? else {
+        return Ok(None);
+    };
+    let updated_at = std::cmp::max(now.trunc_subsecs(3), current.updated_at + chrono::Duration::milliseconds(1));
+    let changed =
+        set(scoped.col_expr(Column::UpdatedAt, Expr::val(updated_at))).exec_with_returning(&transaction).await?;
+    transaction.commit().await?;
+    Ok(changed.into_iter().next())
 }
 
 /// Deletes the user's task; whether there was one.
@@ -302,8 +321,8 @@ pub async fn delete_completed(db: &DatabaseConnection, user_id: &str) -> Result<
     Ok(result.rows_affected)
 }
 
-/// `now` (to the millisecond, as served), or a millisecond past the stored value when
-/// that is not earlier: `updatedAt` moves forward on every change even when two land
+/// PostgreSQL: `now` (to the millisecond, as served), or a millisecond past the
+/// stored value when that is not earlier: `updatedAt` moves forward on every change even when two land
 /// in the same millisecond or another instance's clock is ahead.
 fn moved_forward(now: DateTime<Utc>) -> SimpleExpr {
     Func::greatest([
@@ -321,7 +340,7 @@ fn sort_column(field: SortField) -> Column {
     }
 }
 
-fn filter_condition(user_id: &str, filter: &Filter) -> Condition {
+fn filter_condition(backend: DbBackend, user_id: &str, filter: &Filter) -> Condition {
     let mut condition = Condition::all().add(Column::UserId.eq(user_id));
     match filter.status {
         Status::All => {}
@@ -329,14 +348,16 @@ fn filter_condition(user_id: &str, filter: &Filter) -> Condition {
         Status::Completed => condition = condition.add(Column::Completed.eq(true)),
     }
     if let Some(search) = filter.search.as_deref().filter(|s| !s.is_empty()) {
-        // Backslash is PostgreSQL's default LIKE escape. (sea-query wraps an explicit
-        // `ESCAPE` clause in parentheses, which PostgreSQL rejects.)
         let pattern = format!("%{}%", escape_like(search));
-        condition = condition.add(
-            Condition::any()
-                .add(Expr::col(Column::Title).ilike(LikeExpr::new(pattern.clone())))
-                .add(Expr::col(Column::Description).ilike(LikeExpr::new(pattern))),
-        );
+        let matches = |column: Column| match backend {
+            // Backslash is PostgreSQL's default LIKE escape. (sea-query wraps an
+            // explicit `ESCAPE` clause in parentheses, which PostgreSQL rejects.)
+            DbBackend::Postgres => Expr::col(column).ilike(LikeExpr::new(pattern.clone())),
+            // SQLite's LIKE is case-insensitive for ASCII letters only, and has no
+            // default escape character.
+            _ => Expr::col(column).like(LikeExpr::new(pattern.clone()).escape('\\')),
+        };
+        condition = condition.add(Condition::any().add(matches(Column::Title)).add(matches(Column::Description)));
     }
     condition
 }
@@ -369,6 +390,17 @@ pub fn escape_like(text: &str) -> String {
 mod tests {
     use super::*;
     use sea_orm::QueryTrait;
+
+    #[test]
+    fn search_escapes_with_backslash_on_both_backends() {
+        let filter = Filter { status: Status::All, search: Some("50%".into()) };
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let sql = Entity::find().filter(filter_condition(backend, "u", &filter)).build(backend).to_string();
+            assert!(str::contains(&sql, "LIKE"), "{sql}");
+            let escape_clause = str::contains(&sql, "ESCAPE");
+            assert_eq!(escape_clause, backend == DbBackend::Sqlite, "{sql}");
+        }
+    }
 
     #[test]
     fn like_metacharacters_are_escaped() {

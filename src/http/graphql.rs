@@ -91,7 +91,8 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         Err(err) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, &format!("bad query string: {err}")),
     };
     if params.query.is_none() && params.extensions.is_none() && wants_html(&headers) {
-        return graphiql();
+        let defaults = state.graphiql.as_ref();
+        return super::graphiql::page(defaults.map(|d| &d.headers), defaults.map(|d| d.query.as_str()));
     }
     let Some(media) = response_media(&headers) else {
         return not_acceptable();
@@ -157,9 +158,4 @@ fn csrf_refusal() -> Response {
         "This operation has been blocked as a potential Cross-Site Request Forgery (CSRF). \
          Send Content-Type: application/json, or an `apollo-require-preflight` header.",
     )
-}
-
-/// GraphiQL, sending the browser's cookies with each request; never a token.
-fn graphiql() -> Response {
-    super::graphiql::page(None, None)
 }

@@ -46,6 +46,18 @@ pub struct AppState {
     pub limits: Limits,
     /// Bounded labels for operation names.
     pub operation_names: Arc<OperationNames>,
+    /// What GraphiQL opens with (embedded mode only: PostgreSQL mode never puts a
+    /// token in the page).
+    pub graphiql: Option<GraphiqlDefaults>,
+}
+
+/// GraphiQL's prefilled headers and query.
+#[derive(Clone, Debug)]
+pub struct GraphiqlDefaults {
+    /// The headers editor, as JSON.
+    pub headers: serde_json::Value,
+    /// The query editor.
+    pub query: String,
 }
 
 /// The router with every route and layer.

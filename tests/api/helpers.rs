@@ -189,7 +189,7 @@ impl Drop for TestDatabase {
 pub fn test_config(database_url: &str) -> Config {
     Config {
         database: database_config(database_url),
-        better_auth_secret: SecretString::from(SECRET),
+        better_auth_secret: Some(SecretString::from(SECRET)),
         cookie_prefix: "better-auth".into(),
         cors_origins: vec!["http://localhost:3000".into()],
         host: "127.0.0.1".parse().unwrap(),
