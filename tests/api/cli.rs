@@ -3,21 +3,13 @@
 
 use std::{
     net::TcpListener,
-    process::{Command, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-pub fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_todo-graphql"));
-    // Only what a test gives: no DATABASE_URL or secret from the developer's shell,
-    // and no .env (the working directory has none).
-    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).current_dir(env!("CARGO_TARGET_TMPDIR"));
-    command
-}
 
 #[test]
 fn a_bad_setting_stops_start_up_with_one_line_naming_it_and_exit_code_2() {
@@ -48,16 +40,6 @@ fn print_schema_writes_schema_graphql() {
     assert!(output.status.success());
     let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap();
     assert!(String::from_utf8(output.stdout).unwrap() == checked_in, "print-schema differs from schema.graphql");
-}
-
-/// Kills the child when the test ends, however it ends.
-pub struct Running(pub std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test]

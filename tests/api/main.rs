@@ -2,6 +2,9 @@
 //! test against its own fresh PostgreSQL database cloned from a migrated template.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+/// The backend this test crate runs the portable modules against.
+pub const BACKEND: todo_graphql::config::Backend = todo_graphql::config::Backend::Postgres;
+
 mod auth;
 mod cli;
 mod helpers;
@@ -10,6 +13,7 @@ mod migrations;
 mod mutations;
 mod ops;
 mod pagination;
+mod pg_only;
 mod postgres;
 mod queries;
 mod schema;

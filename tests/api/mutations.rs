@@ -13,9 +13,9 @@ async fn task_count(app: &TestApp) -> i64 {
     app.scalar("SELECT count(*) FROM tasks", []).await
 }
 
-/// The stored row, as text, to show nothing changed.
-async fn row(app: &TestApp, id: &Value) -> String {
-    app.scalar("SELECT row_to_json(tasks)::text FROM tasks WHERE id = $1::uuid", [id.as_str().unwrap().into()]).await
+/// The stored row, to show nothing changed.
+async fn row(app: &TestApp, id: &Value) -> entity::tasks::Model {
+    app.task_row(id).await
 }
 
 #[tokio::test]

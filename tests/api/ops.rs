@@ -11,11 +11,7 @@ use std::{
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 
-use crate::{
-    cli::{Running, binary},
-    helpers::*,
-    postgres::Throwaway,
-};
+use crate::{helpers::*, postgres::Throwaway};
 
 #[tokio::test]
 async fn metrics_count_requests_operations_and_the_pool() {

@@ -13,14 +13,8 @@ const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: Stri
 
 /// `count` tasks of `user` that all share one `created_at`, titled `t00`, `t01`, …
 async fn same_instant_tasks(app: &TestApp, user: &TestUser, count: i32) {
-    app.execute(
-        "INSERT INTO tasks (id, title, description, completed, user_id, created_at, updated_at)
-         SELECT gen_random_uuid(), 't' || lpad(n::text, 2, '0'), NULL, false, $1,
-                '2026-01-26T12:00:00.123456Z', '2026-01-26T12:00:00.123456Z'
-         FROM generate_series(0, $2 - 1) n",
-        [user.id.clone().into(), count.into()],
-    )
-    .await;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-01-26T12:00:00.123456Z").unwrap().to_utc();
+    app.insert_tasks(&user.id, (0..count).map(|n| format!("t{n:02}")), at).await;
 }
 
 async fn page(app: &TestApp, user: &TestUser, variables: Value) -> Value {

@@ -124,12 +124,7 @@ async fn statements_for(app: &TestApp, user: &TestUser, query: &str) -> u64 {
 async fn owners_are_batched_and_total_count_runs_only_when_asked() {
     let app = spawn_app().await;
     let ada = app.create_user("Ada").await;
-    app.execute(
-        "INSERT INTO tasks (id, title, description, completed, user_id, created_at, updated_at)
-         SELECT gen_random_uuid(), 'task ' || n, NULL, false, $1, now(), now() FROM generate_series(1, 100) n",
-        [ada.id.clone().into()],
-    )
-    .await;
+    app.insert_tasks(&ada.id, (1..=100).map(|n| format!("task {n}")), chrono::Utc::now()).await;
 
     let page = |n: u32| format!("{{ tasks(first: {n}) {{ nodes {{ id title }} }} }}");
     let with_owner = |n: u32| format!("{{ tasks(first: {n}) {{ nodes {{ id owner {{ id email }} }} }} }}");
@@ -147,4 +142,20 @@ async fn introspection_and_typename_never_touch_the_database() {
     let ada = app.create_user("Ada").await;
     assert_eq!(statements_for(&app, &ada, "{ __typename }").await, 0);
     assert_eq!(statements_for(&app, &ada, include_str!("../fixtures/introspection.graphql")).await, 0);
+}
+
+#[tokio::test]
+async fn case_insensitive_search_of_non_ascii_text_depends_on_the_backend() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    for title in ["Ärger mit Äpfeln", "Apple pie"] {
+        app.create_task(&ada, title).await;
+    }
+    assert_eq!(titles(&app, &ada, json!({ "search": "APPLE" })).await, ["Apple pie"], "ASCII folds everywhere");
+    let folded = titles(&app, &ada, json!({ "search": "äpfel" })).await;
+    match crate::BACKEND {
+        todo_graphql::config::Backend::Postgres => assert_eq!(folded, ["Ärger mit Äpfeln"], "ILIKE folds ä/Ä"),
+        todo_graphql::config::Backend::Sqlite => assert!(folded.is_empty(), "SQLite's LIKE folds ASCII only"),
+    }
+    assert_eq!(titles(&app, &ada, json!({ "search": "Äpfel" })).await, ["Ärger mit Äpfeln"], "exact case matches");
 }
