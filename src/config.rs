@@ -39,9 +39,12 @@ pub enum Command {
 #[derive(Args, Clone, Debug, PartialEq, Eq)]
 pub struct SeedArgs {
     /// A Better Auth user id to add tasks for; repeat for several. Users belong to
-    /// Better Auth, so the service never creates them in PostgreSQL.
-    #[arg(long = "user-id", required = true)]
+    /// Better Auth, so with PostgreSQL this is the only way to name them.
+    #[arg(long = "user-id")]
     pub user_ids: Vec<String>,
+    /// Embedded mode only: how many demo users (with sessions) to create first.
+    #[arg(long, conflicts_with = "user_ids", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub users: Option<u32>,
     /// How many tasks each user gets.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub tasks_per_user: u32,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use todo_graphql::{
-    config::{Cli, Command, Config, SeedArgs},
+    config::{Backend, Cli, Command, Config, SeedArgs},
     db, graphql,
     startup::Application,
     telemetry,
@@ -45,10 +45,23 @@ async fn main() -> ExitCode {
 }
 
 async fn seed(config: &Config, args: &SeedArgs) -> anyhow::Result<()> {
-    db::migrate(&config.database).await?;
     let (db, _) = db::connect(&config.database).await?;
+    db::migrate_if_pending(&db, &config.database).await?;
     let started = std::time::Instant::now();
-    let added = db::seed::tasks(&db, &args.user_ids, args.tasks_per_user).await?;
+    let user_ids = match (config.database.backend(), args.users) {
+        (Backend::Sqlite, Some(users)) => {
+            db::embedded::prepare(&db, None).await?;
+            db::seed::users(&db, users).await?
+        }
+        (Backend::Postgres, Some(_)) => {
+            anyhow::bail!("--users needs embedded mode: with PostgreSQL, users belong to Better Auth (use --user-id)")
+        }
+        (_, None) if args.user_ids.is_empty() => {
+            anyhow::bail!("say whose tasks: --user-id <id> (or --users N in embedded mode)")
+        }
+        (_, None) => args.user_ids.clone(),
+    };
+    let added = db::seed::tasks(&db, &user_ids, args.tasks_per_user).await?;
     tracing::info!(added, seconds = started.elapsed().as_secs_f64(), "seeded");
     db.close().await?;
     Ok(())

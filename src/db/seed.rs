@@ -6,15 +6,53 @@ use std::io::IsTerminal;
 
 use anyhow::{Context as _, bail};
 use chrono::{Duration, SubsecRound, Utc};
-use entity::{tasks, user};
+use entity::{session, tasks, user};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
-/// Rows per INSERT (7 columns each, well under PostgreSQL's 65535 parameters).
+/// Rows per INSERT: 7 columns each stays under PostgreSQL's 65535 parameters and
+/// SQLite's 32766.
 pub const BATCH: usize = 2000;
+
+/// Embedded mode: `count` demo users, each with a year-long session, in batches;
+/// answers their ids.
+///
+/// # Errors
+/// A database failure.
+pub async fn users(db: &DatabaseConnection, count: u32) -> anyhow::Result<Vec<String>> {
+    let now = Utc::now().trunc_subsecs(3);
+    let run = super::embedded::random_token();
+    let ids: Vec<String> = (1..=count).map(|n| format!("seed-{}-{n}", &run[..8])).collect();
+    for chunk in ids.chunks(BATCH / 2) {
+        let transaction = db.begin().await?;
+        let users = chunk.iter().map(|id| user::ActiveModel {
+            id: Set(id.clone()),
+            name: Set(format!("Seed user {id}")),
+            email: Set(format!("{id}@example.com")),
+            email_verified: Set(true),
+            image: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        user::Entity::insert_many(users).exec(&transaction).await.context("inserting users")?;
+        let sessions = chunk.iter().map(|id| session::ActiveModel {
+            id: Set(super::embedded::random_token()),
+            expires_at: Set(now + Duration::days(365)),
+            token: Set(super::embedded::random_token()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ip_address: Set(None),
+            user_agent: Set(Some("todo-graphql seed".to_owned())),
+            user_id: Set(id.clone()),
+        });
+        session::Entity::insert_many(sessions).exec(&transaction).await.context("inserting sessions")?;
+        transaction.commit().await?;
+    }
+    Ok(ids)
+}
 
 /// Adds `per_user` tasks to each of the Better Auth users `user_ids`, which must
 /// exist; answers how many were added.

@@ -126,6 +126,10 @@ async fn seed_adds_tasks_in_batches_for_existing_users_only() {
     let count: i64 = app.scalar("SELECT count(*) FROM tasks", []).await;
     assert_eq!(count, 0, "and nothing was added");
 
+    let mut users = binary();
+    users.args(["seed", "--users", "2"]).env("DATABASE_URL", &app.database.url).env("BETTER_AUTH_SECRET", SECRET);
+    assert!(!users.output().unwrap().status.success(), "with PostgreSQL, users belong to Better Auth");
+
     let output = seed(&[&ada.id]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let count: i64 = app.scalar("SELECT count(*) FROM tasks WHERE user_id = $1", [ada.id.clone().into()]).await;

@@ -109,3 +109,37 @@ async fn the_generated_secret_is_kept_with_the_data_so_cookies_survive_restarts(
 async fn spawn_app_on_with_secret(database: &TestDatabase, secret: Option<&str>) -> TestApp {
     spawn_app_on(database.alias(), |config| config.better_auth_secret = secret.map(secrecy::SecretString::from)).await
 }
+
+#[tokio::test]
+async fn seed_makes_demo_users_with_sessions_and_their_tasks() {
+    let database = TestDatabase::new().await;
+    let output = binary()
+        .args(["seed", "--users", "3", "--tasks-per-user", "2100"])
+        .env("DATABASE_URL", &database.url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let app = spawn_app_on(database.alias(), |_| {}).await;
+    let tasks: i64 = app.scalar("SELECT count(*) FROM tasks", []).await;
+    assert_eq!(tasks, 6300);
+    let seeded: i64 = app.scalar(r#"SELECT count(*) FROM "user" WHERE id LIKE 'seed-%'"#, []).await;
+    assert_eq!(seeded, 3);
+    // Each seeded user can sign in with the session seed made.
+    let token: String = app
+        .scalar(r#"SELECT token FROM session WHERE "userId" = (SELECT min(id) FROM "user" WHERE id LIKE 'seed-%')"#, [])
+        .await;
+    let body: Value = app
+        .post()
+        .header("authorization", format!("Bearer {token}"))
+        .json(&json!({ "query": "{ tasks { totalCount } }" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["data"]["tasks"]["totalCount"], 2100, "{body}");
+
+    let output = binary().arg("seed").env("DATABASE_URL", &database.url).output().unwrap();
+    assert!(!output.status.success(), "seed must be told whose tasks");
+}
