@@ -20,7 +20,8 @@ RUN cargo build --release --locked --bin todo-graphql
 # The binary and CA certificates, nothing else; runs as a non-root user.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /app/target/release/todo-graphql /usr/local/bin/todo-graphql
-ENV HOST=0.0.0.0 PORT=8080 LOG_FORMAT=json
+# No embedded SQLite here: its file would vanish with the machine.
+ENV HOST=0.0.0.0 PORT=8080 LOG_FORMAT=json ALLOW_EMBEDDED=false
 EXPOSE 8080
 USER nonroot
 ENTRYPOINT ["/usr/local/bin/todo-graphql"]

@@ -57,6 +57,10 @@ pub struct Settings {
     /// file, `todo-graphql.db`, when not set.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
+    /// Whether a missing `DATABASE_URL` means the embedded SQLite file (`false` in
+    /// the Docker image, where a file would vanish with the machine).
+    #[arg(long, env = "ALLOW_EMBEDDED", default_value = "true", global = true)]
+    pub allow_embedded: String,
     /// The frontend's Better Auth secret; signs session cookies.
     #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, global = true)]
     pub better_auth_secret: Option<String>,
@@ -259,7 +263,7 @@ impl Config {
     /// The first setting that is missing or malformed.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
         let database = DatabaseConfig {
-            url: database_url(settings.database_url.as_deref())?,
+            url: database_url(settings.database_url.as_deref(), boolean("ALLOW_EMBEDDED", &settings.allow_embedded)?)?,
             max_connections: number("DATABASE_MAX_CONNECTIONS", &settings.database_max_connections, 1..=1000)?,
             acquire_timeout: seconds(
                 "DATABASE_ACQUIRE_TIMEOUT_SECS",
@@ -320,11 +324,12 @@ fn error(setting: &'static str, reason: impl Into<String>) -> ConfigError {
 pub const EMBEDDED_DATABASE_URL: &str = "sqlite://todo-graphql.db?mode=rwc";
 
 /// Checks the URL without ever putting it, or a part of it, in the message.
-fn database_url(value: Option<&str>) -> Result<SecretString, ConfigError> {
+fn database_url(value: Option<&str>, allow_embedded: bool) -> Result<SecretString, ConfigError> {
     const NAME: &str = "DATABASE_URL";
     let value = match value.map(str::trim) {
         Some(value) if !value.is_empty() => value,
-        _ => return Ok(SecretString::from(EMBEDDED_DATABASE_URL)),
+        _ if allow_embedded => return Ok(SecretString::from(EMBEDDED_DATABASE_URL)),
+        _ => return Err(error(NAME, "not set, and ALLOW_EMBEDDED is false: give the PostgreSQL URL")),
     };
     let url = url::Url::parse(value).map_err(|_| {
         error(NAME, "not a valid URL; expected postgres://user:password@host/database or sqlite://file")
@@ -388,6 +393,7 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             database_url: Some("postgres://app:hunter2@db.example.com/todo".into()),
+            allow_embedded: "true".into(),
             better_auth_secret: Some("s3cret-value".into()),
             better_auth_cookie_prefix: "better-auth".into(),
             cors_origins: "http://localhost:3000, https://app.example.com".into(),
@@ -422,7 +428,11 @@ mod tests {
     #[test]
     fn each_bad_setting_is_named() {
         type Spoil = fn(&mut Settings);
-        let cases: [(&str, Spoil); 6] = [
+        let cases: [(&str, Spoil); 7] = [
+            ("DATABASE_URL", |s| {
+                s.database_url = None;
+                s.allow_embedded = "false".into();
+            }),
             ("BETTER_AUTH_SECRET", |s| s.better_auth_secret = None),
             ("DATABASE_URL", |s| s.database_url = Some("not a url".into())),
             ("DATABASE_URL", |s| s.database_url = Some("mysql://u:p@h/db".into())),

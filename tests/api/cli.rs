@@ -14,9 +14,10 @@ use crate::helpers::*;
 #[test]
 fn a_bad_setting_stops_start_up_with_one_line_naming_it_and_exit_code_2() {
     let url = "postgres://app:hunter2@127.0.0.1:1/todo";
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("DATABASE_URL", url)], "BETTER_AUTH_SECRET"),
         (&[("DATABASE_URL", "mysql://app:hunter2@db/todo"), ("BETTER_AUTH_SECRET", "s3cret")], "DATABASE_URL"),
+        (&[("ALLOW_EMBEDDED", "false"), ("BETTER_AUTH_SECRET", "s3cret")], "DATABASE_URL"),
         (&[("DATABASE_URL", "postgres://app:hunter2@db:notaport/x"), ("BETTER_AUTH_SECRET", "s3cret")], "DATABASE_URL"),
         (&[("DATABASE_URL", url), ("BETTER_AUTH_SECRET", "s3cret"), ("PORT", "80800")], "PORT"),
         (&[("DATABASE_URL", url), ("BETTER_AUTH_SECRET", "s3cret"), ("PORT", "eighty")], "PORT"),

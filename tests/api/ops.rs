@@ -317,6 +317,7 @@ async fn the_dockerfile_and_fly_toml_agree_with_the_code() {
     assert_eq!(exec_form(&dockerfile, "CMD"), ["serve"]);
     assert!(dockerfile.lines().any(|l| l.starts_with("USER ") && !l.contains("root ") && l != "USER root"));
     assert!(dockerfile.contains("FROM gcr.io/distroless/cc"), "a small final image with CA certificates");
+    assert!(dockerfile.contains("ALLOW_EMBEDDED=false"), "a deployed image never falls back to a SQLite file");
 
     // The port: code default, Dockerfile, fly.toml.
     use clap::CommandFactory as _;
