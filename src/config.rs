@@ -73,9 +73,10 @@ pub struct Settings {
     /// TCP port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value = "8080", global = true)]
     pub port: String,
-    /// Address to listen on.
-    #[arg(long, env = "HOST", default_value = "0.0.0.0", global = true)]
-    pub host: String,
+    /// Address to listen on: `0.0.0.0`, or `127.0.0.1` in embedded mode, whose
+    /// GraphiQL page carries the demo session.
+    #[arg(long, env = "HOST", global = true)]
+    pub host: Option<String>,
     /// `pretty` or `json`; `pretty` on a terminal, else `json`.
     #[arg(long, env = "LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -294,11 +295,11 @@ impl Config {
             better_auth_secret,
             cookie_prefix,
             cors_origins: cors_origins(&settings.cors_origins)?,
-            host: settings
-                .host
-                .trim()
-                .parse()
-                .map_err(|_| error("HOST", format!("not an IP address: {:?}", settings.host)))?,
+            host: match settings.host.as_deref().map(str::trim) {
+                Some(host) => host.parse().map_err(|_| error("HOST", format!("not an IP address: {host:?}")))?,
+                None if database.backend() == Backend::Sqlite => IpAddr::from([127, 0, 0, 1]),
+                None => IpAddr::from([0, 0, 0, 0]),
+            },
             port: number("PORT", &settings.port, 0..=u16::MAX)?,
             log_format: log_format(settings.log_format.as_deref())?,
             run_migrations: boolean("RUN_MIGRATIONS", &settings.run_migrations)?,
@@ -398,7 +399,7 @@ mod tests {
             better_auth_cookie_prefix: "better-auth".into(),
             cors_origins: "http://localhost:3000, https://app.example.com".into(),
             port: "8080".into(),
-            host: "0.0.0.0".into(),
+            host: None,
             log_format: None,
             run_migrations: "true".into(),
             max_depth: "10".into(),
@@ -421,6 +422,7 @@ mod tests {
     fn good_settings_are_accepted() {
         let config = Config::from_settings(&settings()).unwrap();
         assert_eq!(config.port, 8080);
+        assert!(config.host.is_unspecified(), "PostgreSQL mode listens on every interface");
         assert_eq!(config.cors_origins, ["http://localhost:3000", "https://app.example.com"]);
         assert_eq!(config.database.host(), "db.example.com");
     }
@@ -456,6 +458,7 @@ mod tests {
         let config = Config::from_settings(&raw).unwrap();
         assert_eq!(config.database.backend(), Backend::Sqlite);
         assert!(config.better_auth_secret.is_none(), "made and kept with the data");
+        assert!(config.host.is_loopback(), "embedded mode listens on loopback unless HOST says otherwise");
         raw.database_url = Some("sqlite:///tmp/x.db".into());
         let url = Config::from_settings(&raw).unwrap().database.url;
         assert_eq!(url.expose_secret(), "sqlite:///tmp/x.db?mode=rwc");

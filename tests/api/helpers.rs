@@ -362,6 +362,12 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A GraphQL query sent with one extra header (a cookie, a bearer), answering the body.
+    pub async fn graphql_with(&self, header: (&str, &str), query: &str) -> Value {
+        let response = self.post().header(header.0, header.1).json(&json!({ "query": query })).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// Creates a task through the API and answers it.
     pub async fn create_task(&self, user: &TestUser, title: &str) -> Value {
         let body = self

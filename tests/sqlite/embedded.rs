@@ -91,16 +91,7 @@ async fn the_generated_secret_is_kept_with_the_data_so_cookies_survive_restarts(
     let cookie = format!("better-auth.session_token={}", signed_cookie_value(&secret, &user.token));
     let again = spawn_app_on_with_secret(&database, None).await;
     for app in [&first, &again] {
-        let body: Value = app
-            .post()
-            .header("cookie", &cookie)
-            .json(&json!({ "query": "{ me { id } }" }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = app.graphql_with(("cookie", &cookie), "{ me { id } }").await;
         assert_eq!(body["data"]["me"]["id"], user.id.as_str(), "{body}");
     }
 }
@@ -128,16 +119,7 @@ async fn seed_makes_demo_users_with_sessions_and_their_tasks() {
     let token: String = app
         .scalar(r#"SELECT token FROM session WHERE "userId" = (SELECT min(id) FROM "user" WHERE id LIKE 'seed-%')"#, [])
         .await;
-    let body: Value = app
-        .post()
-        .header("authorization", format!("Bearer {token}"))
-        .json(&json!({ "query": "{ tasks { totalCount } }" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = app.graphql_with(("authorization", &format!("Bearer {token}")), "{ tasks { totalCount } }").await;
     assert_eq!(body["data"]["tasks"]["totalCount"], 2100, "{body}");
 
     let output = binary().arg("seed").env("DATABASE_URL", &database.url).output().unwrap();
