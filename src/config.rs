@@ -290,16 +290,17 @@ impl Config {
         if cookie_prefix.is_empty() || !cookie_prefix.chars().all(|c| c.is_ascii_graphic() && c != ';' && c != '=') {
             return Err(error("BETTER_AUTH_COOKIE_PREFIX", "must be a non-empty cookie name prefix"));
         }
+        let host = match settings.host.as_deref().map(str::trim) {
+            Some(host) => host.parse().map_err(|_| error("HOST", format!("not an IP address: {host:?}")))?,
+            None if database.backend() == Backend::Sqlite => IpAddr::from([127, 0, 0, 1]),
+            None => IpAddr::from([0, 0, 0, 0]),
+        };
         Ok(Self {
             database,
             better_auth_secret,
             cookie_prefix,
             cors_origins: cors_origins(&settings.cors_origins)?,
-            host: match settings.host.as_deref().map(str::trim) {
-                Some(host) => host.parse().map_err(|_| error("HOST", format!("not an IP address: {host:?}")))?,
-                None if database.backend() == Backend::Sqlite => IpAddr::from([127, 0, 0, 1]),
-                None => IpAddr::from([0, 0, 0, 0]),
-            },
+            host,
             port: number("PORT", &settings.port, 0..=u16::MAX)?,
             log_format: log_format(settings.log_format.as_deref())?,
             run_migrations: boolean("RUN_MIGRATIONS", &settings.run_migrations)?,

@@ -8,8 +8,7 @@ use crate::helpers::*;
 const ME: &str = "{ me { id email } }";
 
 async fn me_with(app: &TestApp, header: (&str, String)) -> Value {
-    let body: Value =
-        app.post().header(header.0, header.1).json(&json!({ "query": ME })).send().await.unwrap().json().await.unwrap();
+    let body = app.graphql_with((header.0, &header.1), ME).await;
     assert_eq!(body["errors"], Value::Null, "{body}");
     body["data"]["me"].clone()
 }

@@ -264,6 +264,16 @@ async fn browsers_get_graphiql() {
         assert_eq!(asset.status(), StatusCode::OK, "{source}");
         assert!(!asset.bytes().await.unwrap().is_empty());
     }
+    let gzipped = app
+        .client
+        .get(format!("{}/graphiql/graphiql.min.js", app.address))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let compressed = gzipped.bytes().await.unwrap().len();
+    assert!(compressed < 1_500_000, "GraphiQL's script goes out compressed: {compressed} bytes");
     let licences = app.get("/graphiql/LICENSES").await.text().await.unwrap();
     assert!(licences.contains("graphiql 3.8.3") && licences.contains("MIT License"), "{licences}");
     assert_eq!(app.get("/graphiql/nope.js").await.status(), StatusCode::NOT_FOUND);
