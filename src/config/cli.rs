@@ -1,0 +1,119 @@
+//! The command line: subcommands, and every setting as a flag that falls back to
+//! the environment variable of the same name. Values stay text here; [`super`]
+//! checks them.
+
+use clap::{Args, Parser, Subcommand};
+
+/// The command line.
+#[derive(Parser)]
+#[command(name = "todo-graphql", version, about = "GraphQL API for a Better Auth todo app")]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run migrations (unless told not to), then serve HTTP until SIGINT or SIGTERM.
+    Serve,
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Print the GraphQL schema (SDL) to standard output and exit.
+    PrintSchema,
+    /// Add demo tasks for existing Better Auth users (batched, one transaction per batch).
+    Seed(SeedArgs),
+}
+
+/// What `seed` adds.
+#[derive(Args, Clone, Debug, PartialEq, Eq)]
+pub struct SeedArgs {
+    /// A Better Auth user id to add tasks for; repeat for several. Users belong to
+    /// Better Auth, so with PostgreSQL this is the only way to name them.
+    #[arg(long = "user-id")]
+    pub user_ids: Vec<String>,
+    /// Embedded mode only: how many demo users (with sessions) to create first.
+    #[arg(long, conflicts_with = "user_ids", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub users: Option<u32>,
+    /// How many tasks each user gets.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub tasks_per_user: u32,
+}
+
+/// Raw settings as `clap` read them; turned into a [`Config`] by [`Config::from_settings`].
+#[derive(Args, Default)]
+pub struct Settings {
+    /// `postgres://…` (Neon: the pooled URL) or `sqlite://…`; an embedded SQLite
+    /// file, `todo-graphql.db`, when not set.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// Whether a missing `DATABASE_URL` means the embedded SQLite file (`false` in
+    /// the Docker image, where a file would vanish with the machine).
+    #[arg(long, env = "ALLOW_EMBEDDED", default_value = "true", global = true)]
+    pub allow_embedded: String,
+    /// The frontend's Better Auth secret; signs session cookies.
+    #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, global = true)]
+    pub better_auth_secret: Option<String>,
+    /// Better Auth's `advanced.cookiePrefix`.
+    #[arg(long, env = "BETTER_AUTH_COOKIE_PREFIX", default_value = "better-auth", global = true)]
+    pub better_auth_cookie_prefix: String,
+    /// Allowed browser origins, comma-separated.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000", global = true)]
+    pub cors_origins: String,
+    /// TCP port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value = "8080", global = true)]
+    pub port: String,
+    /// Address to listen on: `0.0.0.0`, or `127.0.0.1` in embedded mode, whose
+    /// GraphiQL page carries the demo session.
+    #[arg(long, env = "HOST", global = true)]
+    pub host: Option<String>,
+    /// `pretty` or `json`; `pretty` on a terminal, else `json`.
+    #[arg(long, env = "LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+    /// Apply pending migrations when `serve` starts.
+    #[arg(long, env = "RUN_MIGRATIONS", default_value = "true", global = true)]
+    pub run_migrations: String,
+    /// Deepest selection a query may have.
+    #[arg(long, env = "MAX_DEPTH", default_value = "10", global = true)]
+    pub max_depth: String,
+    /// Highest complexity a query may have.
+    #[arg(long, env = "MAX_COMPLEXITY", default_value = "1000", global = true)]
+    pub max_complexity: String,
+    /// Most operations in one batched request.
+    #[arg(long, env = "MAX_BATCH", default_value = "10", global = true)]
+    pub max_batch: String,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value = "1048576", global = true)]
+    pub max_body_bytes: String,
+    /// Longest a request may run, in seconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "10", global = true)]
+    pub request_timeout_secs: String,
+    /// Largest page of `tasks`.
+    #[arg(long, env = "MAX_PAGE_SIZE", default_value = "100", global = true)]
+    pub max_page_size: String,
+    /// How many automatic persisted queries to remember.
+    #[arg(long, env = "APQ_CACHE_SIZE", default_value = "1000", global = true)]
+    pub apq_cache_size: String,
+    /// Most database connections in the pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "10", global = true)]
+    pub database_max_connections: String,
+    /// Longest wait for a pooled connection, in seconds.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5", global = true)]
+    pub database_acquire_timeout_secs: String,
+    /// Close a connection idle this long, in seconds, so Neon can scale to zero.
+    #[arg(long, env = "DATABASE_IDLE_TIMEOUT_SECS", default_value = "60", global = true)]
+    pub database_idle_timeout_secs: String,
+    /// Replace a connection this old, in seconds.
+    #[arg(long, env = "DATABASE_MAX_LIFETIME_SECS", default_value = "1800", global = true)]
+    pub database_max_lifetime_secs: String,
+    /// Keep retrying the first connection this long, in seconds (a Neon compute wakes up).
+    #[arg(long, env = "DATABASE_CONNECT_RETRY_SECS", default_value = "30", global = true)]
+    pub database_connect_retry_secs: String,
+    /// On SIGTERM or SIGINT, how long in-flight requests may still run, in seconds.
+    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value = "10", global = true)]
+    pub shutdown_drain_secs: String,
+}
