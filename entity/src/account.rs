@@ -40,3 +40,19 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{IdenStatic, Iterable};
+
+    use super::Column;
+
+    #[test]
+    fn no_credential_column_is_mapped() {
+        let mapped: Vec<&str> = Column::iter().map(|column| column.as_str()).collect();
+        assert!(mapped.contains(&"userId"), "{mapped:?}");
+        for credential in ["password", "accessToken", "refreshToken", "idToken"] {
+            assert!(!mapped.contains(&credential), "account.{credential} must never be selectable");
+        }
+    }
+}

@@ -28,3 +28,13 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{IdenStatic, Iterable};
+
+    #[test]
+    fn the_secret_value_is_not_mapped() {
+        assert!(super::Column::iter().all(|column| column.as_str() != "value"));
+    }
+}

@@ -22,3 +22,5 @@ mod pagination;
 mod postgres;
 #[path = "../api/queries.rs"]
 mod queries;
+#[path = "../api/schema.rs"]
+mod schema;
