@@ -43,7 +43,8 @@ impl SessionReader {
         }
     }
 
-    /// The signer, for tools that mint demo sessions.
+    /// The signer, for the tests that mint signed values.
+    #[cfg(test)]
     pub fn signer(&self) -> &Signer {
         &self.signer
     }

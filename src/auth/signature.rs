@@ -49,7 +49,9 @@ impl Signer {
         Some(token.to_owned())
     }
 
-    /// `token.signature`, as Better Auth signs it (not URL-encoded).
+    /// `token.signature`, as Better Auth signs it (not URL-encoded); the service
+    /// only verifies, so this is for tests.
+    #[cfg(test)]
     pub fn sign(&self, token: &str) -> String {
         let mut mac = self.mac.clone();
         mac.update(token.as_bytes());

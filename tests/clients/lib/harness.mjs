@@ -180,3 +180,20 @@ export async function graphql(service, query, { headers = {}, variables } = {}) 
   });
   return response.json();
 }
+
+/**
+ * Registers node:test hooks for a suite: a service started before its tests and
+ * stopped after, and a user signed up through Better Auth. Read them from the
+ * returned object inside the tests.
+ */
+export function serviceWithUser({ before, after }) {
+  const suite = {};
+  before(async () => {
+    suite.service = await startService();
+    suite.user = await signUp(suite.service.auth);
+  });
+  after(async () => {
+    await suite.service?.stop();
+  });
+  return suite;
+}

@@ -8,7 +8,7 @@ import { ApolloClient, CombinedGraphQLErrors, HttpLink, InMemoryCache, gql } fro
 import { BatchHttpLink } from '@apollo/client/link/batch-http';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 
-import { signUp, startService } from '../lib/harness.mjs';
+import { serviceWithUser } from '../lib/harness.mjs';
 
 const TASK = gql`
   fragment TaskFields on Task {
@@ -55,18 +55,10 @@ function makeClient(service, cookie, link) {
 }
 
 describe('Apollo Client', () => {
-  let service;
-  let user;
-  before(async () => {
-    service = await startService();
-    user = await signUp(service.auth);
-  });
-  after(async () => {
-    await service?.stop();
-  });
+  const suite = serviceWithUser({ before, after });
 
   test('a query and every mutation', async () => {
-    const client = makeClient(service, user.cookie);
+    const client = makeClient(suite.service, suite.user.cookie);
     const created = await client.mutate({ mutation: CREATE, variables: { input: { title: '  Apollo  ' } } });
     const task = created.data.createTask;
     assert.equal(task.title, 'Apollo');
@@ -122,9 +114,9 @@ describe('Apollo Client', () => {
   test('the cache normalises Task by id: a mutation updates a cached list without a refetch', async () => {
     const log = [];
     const client = makeClient(
-      service,
-      user.cookie,
-      new HttpLink({ uri: service.graphqlUrl, headers: { cookie: user.cookie }, fetch: recordingFetch(log) }),
+      suite.service,
+      suite.user.cookie,
+      new HttpLink({ uri: suite.service.graphqlUrl, headers: { cookie: suite.user.cookie }, fetch: recordingFetch(log) }),
     );
     const created = await client.mutate({ mutation: CREATE, variables: { input: { title: 'cached' } } });
     const id = created.data.createTask.id;
@@ -151,7 +143,7 @@ describe('Apollo Client', () => {
   });
 
   test('errors reach the client with their extensions.code', async () => {
-    const client = makeClient(service, user.cookie);
+    const client = makeClient(suite.service, suite.user.cookie);
     await assert.rejects(
       client.mutate({ mutation: CREATE, variables: { input: { title: '   ' } } }),
       (error) => {
@@ -161,7 +153,7 @@ describe('Apollo Client', () => {
         return true;
       },
     );
-    const anonymous = makeClient(service, '');
+    const anonymous = makeClient(suite.service, '');
     await assert.rejects(anonymous.query({ query: LIST }), (error) => {
       assert.ok(CombinedGraphQLErrors.is(error));
       assert.equal(error.errors[0].extensions.code, 'UNAUTHENTICATED');
@@ -185,9 +177,9 @@ describe('Apollo Client', () => {
     const log = [];
     const sha256 = (query) => createHash('sha256').update(query).digest('hex');
     const link = new PersistedQueryLink({ sha256 }).concat(
-      new HttpLink({ uri: service.graphqlUrl, headers: { cookie: user.cookie }, fetch: recordingFetch(log) }),
+      new HttpLink({ uri: suite.service.graphqlUrl, headers: { cookie: suite.user.cookie }, fetch: recordingFetch(log) }),
     );
-    const client = makeClient(service, user.cookie, link);
+    const client = makeClient(suite.service, suite.user.cookie, link);
     const STATS = gql`
       query PersistedStats {
         taskStats {
@@ -211,13 +203,13 @@ describe('Apollo Client', () => {
   test('BatchHttpLink works up to the batch limit', async () => {
     const log = [];
     const link = new BatchHttpLink({
-      uri: service.graphqlUrl,
-      headers: { cookie: user.cookie },
+      uri: suite.service.graphqlUrl,
+      headers: { cookie: suite.user.cookie },
       batchMax: 10,
       batchInterval: 20,
       fetch: recordingFetch(log),
     });
-    const client = makeClient(service, user.cookie, link);
+    const client = makeClient(suite.service, suite.user.cookie, link);
     const queries = Array.from({ length: 11 }, (_, n) =>
       client.query({
         query: gql`

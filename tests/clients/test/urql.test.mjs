@@ -5,26 +5,18 @@ import { after, before, describe, test } from 'node:test';
 
 import { Client, CombinedError, fetchExchange, gql } from '@urql/core';
 
-import { signUp, startService } from '../lib/harness.mjs';
+import { serviceWithUser } from '../lib/harness.mjs';
 
 describe('urql', () => {
-  let service;
-  let user;
-  before(async () => {
-    service = await startService();
-    user = await signUp(service.auth);
-  });
-  after(async () => {
-    await service?.stop();
-  });
+  const suite = serviceWithUser({ before, after });
 
   // urql sends queries as GET by default ('within-url-limit'); a GET without a
   // preflight header is exactly what the CSRF rule refuses, as Apollo Server does.
   const client = (cookie, options = { preferGetMethod: false }) =>
-    new Client({ url: service.graphqlUrl, exchanges: [fetchExchange], fetchOptions: { headers: { cookie } }, ...options });
+    new Client({ url: suite.service.graphqlUrl, exchanges: [fetchExchange], fetchOptions: { headers: { cookie } }, ...options });
 
   test('a query and a mutation with the cookie', async () => {
-    const urql = client(user.cookie);
+    const urql = client(suite.user.cookie);
     const created = await urql
       .mutation(
         gql`
@@ -60,7 +52,7 @@ describe('urql', () => {
       )
       .toPromise();
     assert.equal(listed.error, undefined, `${listed.error}`);
-    assert.equal(listed.data.me.email, user.email);
+    assert.equal(listed.data.me.email, suite.user.email);
     assert.deepEqual(
       listed.data.tasks.nodes.map((t) => t.title),
       ['from urql'],
@@ -68,11 +60,11 @@ describe('urql', () => {
   });
 
   test('GET queries work when they carry the preflight header', async () => {
-    const urql = client(user.cookie, { fetchOptions: { headers: { cookie: user.cookie, 'apollo-require-preflight': 'true' } } });
+    const urql = client(suite.user.cookie, { fetchOptions: { headers: { cookie: suite.user.cookie, 'apollo-require-preflight': 'true' } } });
     const result = await urql.query(gql`{ taskStats { total } }`, {}).toPromise();
     assert.equal(result.error, undefined, `${result.error}`);
     assert.equal(typeof result.data.taskStats.total, 'number');
-    const refused = await client(user.cookie, {}).query(gql`{ taskStats { total } }`, {}).toPromise();
+    const refused = await client(suite.user.cookie, {}).query(gql`{ taskStats { total } }`, {}).toPromise();
     assert.equal(refused.error?.response?.status, 400, 'a bare GET is refused by the CSRF rule');
   });
 
@@ -92,7 +84,7 @@ describe('urql', () => {
     assert.ok(result.error instanceof CombinedError);
     assert.equal(result.error.graphQLErrors[0].extensions.code, 'UNAUTHENTICATED');
 
-    const bad = await client(user.cookie)
+    const bad = await client(suite.user.cookie)
       .mutation(gql`mutation { toggleTask(id: "not-a-uuid") { id } }`, {})
       .toPromise();
     assert.ok(bad.error instanceof CombinedError);
