@@ -21,6 +21,8 @@ pub mod code {
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
     /// A request refused before execution.
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    /// The response would be larger than `MAX_RESPONSE_BYTES`; nothing of it is sent.
+    pub const RESPONSE_TOO_LARGE: &str = "RESPONSE_TOO_LARGE";
     /// The database is unreachable or timed out; safe to retry.
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// Anything else; the real cause is in the log under the request id.
@@ -124,6 +126,15 @@ impl From<AppError> for async_graphql::Error {
         }
         error
     }
+}
+
+/// Sets `extensions.code` unless the error already carries one.
+pub fn with_code(mut error: async_graphql::ServerError, code: &str) -> async_graphql::ServerError {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", code);
+    }
+    error
 }
 
 /// What resolvers return.

@@ -13,8 +13,8 @@ use crate::{
     auth::SessionReader,
     config::{Backend, Config},
     db::{self, StatementCounter},
-    graphql,
-    http::{self, AppState, GraphiqlDefaults, PersistedQueries},
+    graphql::{self, documents::Documents},
+    http::{self, AppState, GraphiqlDefaults},
     monitoring::{self, MetricsSource},
 };
 
@@ -72,7 +72,7 @@ impl Application {
             schema: graphql::build(db.clone(), secret, &config.limits),
             db: db.clone(),
             sessions: SessionReader::new(secret, &config.cookie_prefix),
-            persisted: Arc::new(PersistedQueries::new(config.limits.apq_cache_size)),
+            documents: Arc::new(Documents::new(&config.limits)),
             limits: config.limits.clone(),
             operation_names: Arc::default(),
             graphiql: demo.as_ref().map(|demo| GraphiqlDefaults {

@@ -77,12 +77,33 @@ pub struct Settings {
     /// Apply pending migrations when `serve` starts.
     #[arg(long, env = "RUN_MIGRATIONS", default_value = "true", global = true)]
     pub run_migrations: String,
-    /// Deepest selection a query may have.
+    /// Deepest selection a query may have outside introspection.
     #[arg(long, env = "MAX_DEPTH", default_value = "10", global = true)]
     pub max_depth: String,
-    /// Highest complexity a query may have.
+    /// Deepest selection under `__schema`/`__type` (GraphiQL's introspection query needs 15).
+    #[arg(long, env = "MAX_INTROSPECTION_DEPTH", default_value = "20", global = true)]
+    pub max_introspection_depth: String,
+    /// Highest complexity a query may have, introspection included.
     #[arg(long, env = "MAX_COMPLEXITY", default_value = "1000", global = true)]
     pub max_complexity: String,
+    /// Most field selections in a document, each fragment spread counted in full.
+    #[arg(long, env = "MAX_FIELDS", default_value = "500", global = true)]
+    pub max_fields: String,
+    /// Most aliased fields in a document, each fragment spread counted in full.
+    #[arg(long, env = "MAX_ALIASES", default_value = "15", global = true)]
+    pub max_aliases: String,
+    /// Most lexical tokens in a document.
+    #[arg(long, env = "MAX_TOKENS", default_value = "1000", global = true)]
+    pub max_tokens: String,
+    /// Most directives in a document, each fragment spread counted in full.
+    #[arg(long, env = "MAX_DIRECTIVES", default_value = "50", global = true)]
+    pub max_directives: String,
+    /// Most `__schema`/`__type` fields at the root of an operation.
+    #[arg(long, env = "MAX_INTROSPECTION_ROOTS", default_value = "3", global = true)]
+    pub max_introspection_roots: String,
+    /// Largest response body, in bytes (a batch's as a whole).
+    #[arg(long, env = "MAX_RESPONSE_BYTES", default_value = "4194304", global = true)]
+    pub max_response_bytes: String,
     /// Most operations in one batched request.
     #[arg(long, env = "MAX_BATCH", default_value = "10", global = true)]
     pub max_batch: String,
@@ -95,9 +116,12 @@ pub struct Settings {
     /// Largest page of `tasks`.
     #[arg(long, env = "MAX_PAGE_SIZE", default_value = "100", global = true)]
     pub max_page_size: String,
-    /// How many automatic persisted queries to remember.
-    #[arg(long, env = "APQ_CACHE_SIZE", default_value = "1000", global = true)]
-    pub apq_cache_size: String,
+    /// Bytes of parsed documents to keep for persisted queries and repeated documents.
+    #[arg(long, env = "APQ_CACHE_BYTES", default_value = "8388608", global = true)]
+    pub apq_cache_bytes: String,
+    /// Largest document kept in that cache, in bytes; larger ones run but are not kept.
+    #[arg(long, env = "APQ_MAX_DOCUMENT_BYTES", default_value = "65536", global = true)]
+    pub apq_max_document_bytes: String,
     /// Most database connections in the pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "10", global = true)]
     pub database_max_connections: String,

@@ -35,10 +35,24 @@ pub enum LogFormat {
 /// Limits on what one request may ask for.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Deepest selection (`MAX_DEPTH`).
+    /// Deepest selection outside introspection (`MAX_DEPTH`).
     pub max_depth: usize,
-    /// Highest complexity (`MAX_COMPLEXITY`).
+    /// Deepest selection under `__schema`/`__type` (`MAX_INTROSPECTION_DEPTH`).
+    pub max_introspection_depth: usize,
+    /// Highest complexity, introspection included (`MAX_COMPLEXITY`).
     pub max_complexity: usize,
+    /// Most field selections, every fragment spread expanded (`MAX_FIELDS`).
+    pub max_fields: usize,
+    /// Most aliased fields, every fragment spread expanded (`MAX_ALIASES`).
+    pub max_aliases: usize,
+    /// Most lexical tokens in a document (`MAX_TOKENS`).
+    pub max_tokens: usize,
+    /// Most directives, every fragment spread expanded (`MAX_DIRECTIVES`).
+    pub max_directives: usize,
+    /// Most `__schema`/`__type` fields at an operation's root (`MAX_INTROSPECTION_ROOTS`).
+    pub max_introspection_roots: usize,
+    /// Largest response body in bytes, a batch's as a whole (`MAX_RESPONSE_BYTES`).
+    pub max_response_bytes: usize,
     /// Most operations in a batch (`MAX_BATCH`).
     pub max_batch: usize,
     /// Largest body in bytes (`MAX_BODY_BYTES`).
@@ -47,20 +61,31 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// Largest page of `tasks` (`MAX_PAGE_SIZE`).
     pub max_page_size: u64,
-    /// Persisted queries remembered (`APQ_CACHE_SIZE`).
-    pub apq_cache_size: usize,
+    /// Bytes of parsed documents kept for persisted queries and repeats (`APQ_CACHE_BYTES`).
+    pub apq_cache_bytes: usize,
+    /// Largest document kept in that cache (`APQ_MAX_DOCUMENT_BYTES`); larger ones run
+    /// but are never stored.
+    pub apq_max_document_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_depth: 10,
+            max_introspection_depth: 20,
             max_complexity: 1000,
+            max_fields: 500,
+            max_aliases: 15,
+            max_tokens: 1000,
+            max_directives: 50,
+            max_introspection_roots: 3,
+            max_response_bytes: 4 * 1024 * 1024,
             max_batch: 10,
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(10),
             max_page_size: 100,
-            apq_cache_size: 1000,
+            apq_cache_bytes: 8 * 1024 * 1024,
+            apq_max_document_bytes: 64 * 1024,
         }
     }
 }
@@ -195,12 +220,36 @@ impl Config {
             run_migrations: boolean("RUN_MIGRATIONS", &settings.run_migrations)?,
             limits: Limits {
                 max_depth: number("MAX_DEPTH", &settings.max_depth, 1..=1000)?,
+                max_introspection_depth: number(
+                    "MAX_INTROSPECTION_DEPTH",
+                    &settings.max_introspection_depth,
+                    1..=1000,
+                )?,
                 max_complexity: number("MAX_COMPLEXITY", &settings.max_complexity, 1..=1_000_000)?,
+                max_fields: number("MAX_FIELDS", &settings.max_fields, 1..=1_000_000)?,
+                max_aliases: number("MAX_ALIASES", &settings.max_aliases, 0..=100_000)?,
+                max_tokens: number("MAX_TOKENS", &settings.max_tokens, 1..=10_000_000)?,
+                max_directives: number("MAX_DIRECTIVES", &settings.max_directives, 0..=100_000)?,
+                max_introspection_roots: number(
+                    "MAX_INTROSPECTION_ROOTS",
+                    &settings.max_introspection_roots,
+                    0..=1000,
+                )?,
+                max_response_bytes: number(
+                    "MAX_RESPONSE_BYTES",
+                    &settings.max_response_bytes,
+                    1024..=1024 * 1024 * 1024,
+                )?,
                 max_batch: number("MAX_BATCH", &settings.max_batch, 1..=1000)?,
                 max_body_bytes: number("MAX_BODY_BYTES", &settings.max_body_bytes, 1024..=1024 * 1024 * 1024)?,
                 request_timeout: seconds("REQUEST_TIMEOUT_SECS", &settings.request_timeout_secs, 1..=3600)?,
                 max_page_size: number("MAX_PAGE_SIZE", &settings.max_page_size, 1..=10_000)?,
-                apq_cache_size: number("APQ_CACHE_SIZE", &settings.apq_cache_size, 1..=1_000_000)?,
+                apq_cache_bytes: number("APQ_CACHE_BYTES", &settings.apq_cache_bytes, 0..=1024 * 1024 * 1024)?,
+                apq_max_document_bytes: number(
+                    "APQ_MAX_DOCUMENT_BYTES",
+                    &settings.apq_max_document_bytes,
+                    0..=64 * 1024 * 1024,
+                )?,
             },
             shutdown_drain: seconds("SHUTDOWN_DRAIN_SECS", &settings.shutdown_drain_secs, 0..=3600)?,
         })
@@ -293,12 +342,20 @@ mod tests {
             log_format: None,
             run_migrations: "true".into(),
             max_depth: "10".into(),
+            max_introspection_depth: "20".into(),
             max_complexity: "1000".into(),
+            max_fields: "500".into(),
+            max_aliases: "15".into(),
+            max_tokens: "1000".into(),
+            max_directives: "50".into(),
+            max_introspection_roots: "3".into(),
+            max_response_bytes: "4194304".into(),
             max_batch: "10".into(),
             max_body_bytes: "1048576".into(),
             request_timeout_secs: "10".into(),
             max_page_size: "100".into(),
-            apq_cache_size: "1000".into(),
+            apq_cache_bytes: "8388608".into(),
+            apq_max_document_bytes: "65536".into(),
             database_max_connections: "10".into(),
             database_acquire_timeout_secs: "5".into(),
             database_idle_timeout_secs: "60".into(),

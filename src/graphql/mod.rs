@@ -6,13 +6,15 @@
 
 mod context;
 pub mod cursor;
-mod guard;
+pub mod documents;
 pub mod input;
+pub mod limits;
 mod loader;
 mod mutation;
 mod query;
 mod scalars;
 mod types;
+mod validation;
 
 use async_graphql::{
     EmptySubscription, Schema, SchemaBuilder,
@@ -20,7 +22,6 @@ use async_graphql::{
 };
 use sea_orm::DatabaseConnection;
 
-pub use guard::with_code;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 
@@ -39,7 +40,7 @@ pub fn build(db: DatabaseConnection, cursor_secret: &str, limits: &Limits) -> Ap
         .data(db)
         .data(cursor::CursorCodec::new(cursor_secret))
         .data(limits.clone())
-        .extension(guard::GuardFactory { max_depth: limits.max_depth, max_complexity: limits.max_complexity })
+        .extension(validation::ValidationFactory { max_complexity: limits.max_complexity })
         .finish()
 }
 

@@ -1,13 +1,12 @@
 //! Automatic persisted queries, as Apollo's protocol defines them: a client sends
 //! `extensions.persistedQuery.sha256Hash` alone; an unknown hash answers
-//! `PersistedQueryNotFound`, and the client retries with the document, which is
-//! then remembered (in a bounded LRU) under its verified hash.
+//! `PersistedQueryNotFound`, and the client retries with the document, which is then
+//! kept under its verified hash. The documents live in the parsed-document cache
+//! ([`crate::graphql::documents`]), bounded by bytes.
 
-use std::{num::NonZeroUsize, sync::Mutex};
+use async_graphql::Value;
 
-use async_graphql::{Request, Value};
-use lru::LruCache;
-use sha2::{Digest, Sha256};
+use crate::graphql::documents::Hash;
 
 /// Why a persisted query could not be used.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -23,46 +22,18 @@ pub enum ApqError {
     Unsupported,
 }
 
-/// The documents seen, by SHA-256.
-pub struct PersistedQueries {
-    cache: Mutex<LruCache<String, String>>,
-}
-
-impl PersistedQueries {
-    /// A store that remembers at most `capacity` documents.
-    pub fn new(capacity: usize) -> Self {
-        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
-        Self { cache: Mutex::new(LruCache::new(capacity)) }
-    }
-
-    /// Fills in or records the request's document when it carries a persisted query.
-    ///
-    /// # Errors
-    /// An unknown hash, a hash that does not match, or a malformed extension.
-    pub fn resolve(&self, request: &mut Request) -> Result<(), ApqError> {
-        let Some(extension) = request.extensions.get("persistedQuery") else {
-            return Ok(());
-        };
-        let hash = persisted_hash(extension)?;
-        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if request.query.is_empty() {
-            request.query = cache.get(&hash).cloned().ok_or(ApqError::NotFound)?;
-        } else if hex::encode(Sha256::digest(request.query.as_bytes())) == hash {
-            cache.put(hash, request.query.clone());
-        } else {
-            return Err(ApqError::HashMismatch);
-        }
-        Ok(())
-    }
-}
-
-fn persisted_hash(extension: &Value) -> Result<String, ApqError> {
+/// The hash a `persistedQuery` extension names.
+///
+/// # Errors
+/// [`ApqError::Unsupported`] for anything but version 1 with 64 hex digits.
+pub fn persisted_hash(extension: &Value) -> Result<Hash, ApqError> {
     let Value::Object(fields) = extension else {
         return Err(ApqError::Unsupported);
     };
     let version_one = matches!(fields.get("version"), Some(Value::Number(n)) if n.as_u64() == Some(1));
+    let mut hash = [0u8; 32];
     match fields.get("sha256Hash") {
-        Some(Value::String(hash)) if version_one && hash.len() == 64 => Ok(hash.to_ascii_lowercase()),
+        Some(Value::String(text)) if version_one && hex::decode_to_slice(text, &mut hash).is_ok() => Ok(hash),
         _ => Err(ApqError::Unsupported),
     }
 }
@@ -71,34 +42,18 @@ fn persisted_hash(extension: &Value) -> Result<String, ApqError> {
 mod tests {
     use super::*;
 
-    fn persisted(query: &str, hash: &str) -> Request {
-        let mut request = Request::new(query);
-        let extension = serde_json::json!({ "version": 1, "sha256Hash": hash });
-        request.extensions.insert("persistedQuery".into(), Value::from_json(extension).unwrap());
-        request
+    fn extension(version: u64, hash: &str) -> Value {
+        Value::from_json(serde_json::json!({ "version": version, "sha256Hash": hash })).unwrap()
     }
 
     #[test]
-    fn a_hash_is_unknown_until_its_document_is_sent_once() {
-        let store = PersistedQueries::new(2);
-        let query = "{ __typename }";
-        let hash = hex::encode(Sha256::digest(query));
-        assert_eq!(store.resolve(&mut persisted("", &hash)), Err(ApqError::NotFound));
-        assert_eq!(store.resolve(&mut persisted(query, &hash)), Ok(()));
-        let mut again = persisted("", &hash);
-        assert_eq!(store.resolve(&mut again), Ok(()));
-        assert_eq!(again.query, query);
-    }
-
-    #[test]
-    fn a_wrong_hash_is_refused_and_the_cache_is_bounded() {
-        let store = PersistedQueries::new(1);
-        let wrong = "0".repeat(64);
-        assert_eq!(store.resolve(&mut persisted("{ a }", &wrong)), Err(ApqError::HashMismatch));
-        let first = hex::encode(Sha256::digest("{ a }"));
-        store.resolve(&mut persisted("{ a }", &first)).unwrap();
-        store.resolve(&mut persisted("{ b }", &hex::encode(Sha256::digest("{ b }")))).unwrap();
-        assert_eq!(store.resolve(&mut persisted("", &first)), Err(ApqError::NotFound));
-        assert_eq!(store.resolve(&mut persisted("", "short")), Err(ApqError::Unsupported));
+    fn only_version_one_with_a_sha256_is_understood() {
+        let hash = "ab".repeat(32);
+        assert_eq!(persisted_hash(&extension(1, &hash)), Ok([0xab; 32]));
+        assert_eq!(persisted_hash(&extension(1, &hash.to_uppercase())), Ok([0xab; 32]));
+        assert_eq!(persisted_hash(&extension(2, &hash)), Err(ApqError::Unsupported));
+        assert_eq!(persisted_hash(&extension(1, "short")), Err(ApqError::Unsupported));
+        assert_eq!(persisted_hash(&extension(1, &"zz".repeat(32))), Err(ApqError::Unsupported));
+        assert_eq!(persisted_hash(&Value::Null), Err(ApqError::Unsupported));
     }
 }

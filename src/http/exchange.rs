@@ -1,26 +1,36 @@
-//! One HTTP request's GraphQL work: resolving persisted queries, executing within
-//! the request's deadline, masking errors, counting operations, and the response.
+//! One HTTP request's GraphQL work: resolving persisted queries, preparing the
+//! document (parsed once, measured against the limits), executing within the
+//! request's deadline, masking errors, counting operations, and the response,
+//! whose size is capped.
 //!
 //! Internal causes are logged once, with the request id, and reach the client only
 //! as a generic message carrying that id.
 
-use std::{sync::Arc, time::Instant};
+use std::{collections::BTreeMap, io, sync::Arc, time::Instant};
 
 use async_graphql::{
     ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Value,
-    parser::types::{DocumentOperations, OperationType},
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
 
-use super::{AppState, REQUEST_ID, apq::ApqError, negotiate::Media};
+use super::{
+    AppState, REQUEST_ID,
+    apq::{self, ApqError},
+    negotiate::Media,
+};
 use crate::{
     auth::Viewer,
-    error::{HiddenCause, code},
-    graphql::{self, with_code},
+    error::{HiddenCause, code, with_code},
+    graphql::{
+        self,
+        documents::{self, Document, Refused},
+        limits::Budget,
+    },
     monitoring::{self, GraphqlOutcome},
 };
 
@@ -31,13 +41,15 @@ pub struct Executed {
     outcome: String,
 }
 
-/// Who is asking, under which request id, and until when.
+/// Who is asking, under which request id, until when, and what is left to spend.
 pub struct Exchange<'s> {
     state: &'s AppState,
     viewer: Arc<Viewer>,
     request_id: String,
     /// The request time limit covers the whole HTTP request, a batch included.
     deadline: tokio::time::Instant,
+    /// The limits cover the whole HTTP request too.
+    budget: Arc<Budget>,
 }
 
 impl<'s> Exchange<'s> {
@@ -49,42 +61,76 @@ impl<'s> Exchange<'s> {
             viewer: Arc::new(Viewer::new(state.sessions.candidates(headers))),
             request_id,
             deadline: tokio::time::Instant::now() + state.limits.request_timeout,
+            budget: Arc::new(Budget::new(&state.limits)),
         }
     }
 
-    /// Resolves, then executes, one operation.
+    /// Prepares, then executes, one operation.
     pub async fn run(&self, mut request: Request) -> Executed {
-        match self.resolve(&mut request) {
-            Ok(()) => self.execute(request).await,
+        match self.prepare(&mut request).await {
+            Ok(document) => self.execute(request, &document).await,
             Err(refused) => *refused,
         }
     }
 
-    /// Fills in a persisted query's document; refuses an unknown hash or an empty query.
-    pub fn resolve(&self, request: &mut Request) -> Result<(), Box<Executed>> {
-        let refused = |code: &str, message: &str, operation: &str| {
-            let error = with_code(ServerError::new(message, None), code);
-            self.finish(GqlResponse::from_errors(vec![error]), operation.to_owned(), Instant::now())
+    /// The request's document, parsed and measured once: from a persisted-query hash,
+    /// the parsed-document cache, or the text. Refuses an unknown hash, an empty query,
+    /// a document that does not parse, and one over a limit (the batch's included).
+    pub async fn prepare(&self, request: &mut Request) -> Result<Arc<Document>, Box<Executed>> {
+        let refused = |error: ServerError, operation: &str| {
+            Box::new(self.finish(GqlResponse::from_errors(vec![error]), operation.to_owned(), Instant::now()))
         };
-        if let Err(err) = self.state.persisted.resolve(request) {
+        let apq_refusal = |err: ApqError| {
             let code = match err {
                 ApqError::NotFound => code::PERSISTED_QUERY_NOT_FOUND,
                 ApqError::HashMismatch | ApqError::Unsupported => code::BAD_REQUEST,
             };
-            return Err(Box::new(refused(code, &err.to_string(), "persisted-query")));
+            refused(with_code(ServerError::new(err.to_string(), None), code), "persisted-query")
+        };
+        if let Some(extension) = request.extensions.get("persistedQuery") {
+            let hash = apq::persisted_hash(extension).map_err(apq_refusal)?;
+            if request.query.is_empty() {
+                let document = self.state.documents.get(&hash).ok_or_else(|| apq_refusal(ApqError::NotFound))?;
+                request.query = document.text.to_string();
+                return self.spend(document).map_err(|error| refused(error, "invalid"));
+            }
+            // Hashed outside any lock; a matching document is then kept like any other.
+            if documents::sha256(&request.query) != hash {
+                return Err(apq_refusal(ApqError::HashMismatch));
+            }
         }
         if request.query.trim().is_empty() {
-            return Err(Box::new(refused(code::BAD_REQUEST, "the request has no query", "empty")));
+            let error = with_code(ServerError::new("the request has no query", None), code::BAD_REQUEST);
+            return Err(refused(error, "empty"));
         }
-        Ok(())
+        let document = self.state.documents.prepare(&request.query).await.map_err(|err| match err {
+            Refused::Parse(err) => refused(with_code(ServerError::from(err), code::GRAPHQL_PARSE_FAILED), "invalid"),
+            Refused::Limit(refusal) => refused(
+                with_code(ServerError::new(refusal.to_string(), None), code::GRAPHQL_VALIDATION_FAILED),
+                "invalid",
+            ),
+        })?;
+        self.spend(document).map_err(|error| refused(error, "invalid"))
     }
 
-    /// Executes a resolved operation before the deadline.
-    pub async fn execute(&self, mut request: Request) -> Executed {
+    /// Charges a document to the request's budget.
+    fn spend(&self, document: Arc<Document>) -> Result<Arc<Document>, ServerError> {
+        match self.budget.spend_document(document.measure) {
+            Ok(()) => Ok(document),
+            Err(refusal) => {
+                Err(with_code(ServerError::new(refusal.to_string(), None), code::GRAPHQL_VALIDATION_FAILED))
+            }
+        }
+    }
+
+    /// Executes a prepared operation before the deadline.
+    pub async fn execute(&self, mut request: Request, document: &Document) -> Executed {
         let started = Instant::now();
-        let name = selected_operation(&mut request).and_then(|(name, _)| name);
+        request.set_parsed_query(document.parsed.clone());
+        let name = selected_operation(&document.parsed, request.operation_name.as_deref()).and_then(|(name, _)| name);
         let label = self.state.operation_names.label(name.as_deref());
-        let request = request.data(self.viewer.clone()).data(graphql::owner_loader(&self.state.db));
+        let request =
+            request.data(self.viewer.clone()).data(self.budget.clone()).data(graphql::owner_loader(&self.state.db));
         let execution = self.state.schema.execute(request);
         let response = match tokio::time::timeout_at(self.deadline, execution).await {
             Ok(response) => response,
@@ -110,24 +156,67 @@ impl<'s> Exchange<'s> {
     /// Apollo's protocol answers with 200), else 200.
     pub fn render(&self, executed: Executed, media: Media) -> Response {
         let apq_miss = executed.response.errors.iter().any(|e| has_code(e, code::PERSISTED_QUERY_NOT_FOUND));
-        let (body, request_error) = body(&executed.response);
+        let (body, request_error) = self.body(&executed.response);
         let status = if media == Media::GraphQLResponse && request_error && !apq_miss {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::OK
         };
-        let mut response = json_response(status, media, &body);
+        let mut response = json_bytes(status, media, body);
         response.extensions_mut().insert(self.outcome(executed.operation, executed.outcome));
         response
     }
 
-    /// A batch's response: an array, 200.
+    /// A batch's response: an array, 200. Its size is capped as a whole.
     pub fn render_batch(&self, executed: Vec<Executed>, media: Media) -> Response {
         let outcome = executed.iter().map(|e| e.outcome.as_str()).find(|o| *o != "ok").unwrap_or("ok").to_owned();
-        let bodies = executed.iter().map(|e| body(&e.response).0).collect();
-        let mut response = json_response(StatusCode::OK, media, &serde_json::Value::Array(bodies));
+        let mut array = Vec::with_capacity(2 + executed.len());
+        array.push(b'[');
+        for (n, member) in executed.iter().enumerate() {
+            if n > 0 {
+                array.push(b',');
+            }
+            array.extend_from_slice(&self.body(&member.response).0);
+        }
+        array.push(b']');
+        let mut response = json_bytes(StatusCode::OK, media, array);
         response.extensions_mut().insert(self.outcome("batch".into(), outcome));
         response
+    }
+
+    /// The JSON body of one response, within what the request may still send; and
+    /// whether it is a request error (no `data`).
+    fn body(&self, response: &GqlResponse) -> (Vec<u8>, bool) {
+        let request_error = response.data == Value::Null
+            && !response.errors.is_empty()
+            && response.errors.iter().all(|e| e.path.is_empty());
+        let body = Body {
+            data: (!request_error).then_some(&response.data),
+            errors: &response.errors,
+            extensions: &response.extensions,
+        };
+        let left = self.budget.response_bytes_left();
+        let mut out = Capped { bytes: Vec::new(), cap: left };
+        if serde_json::to_writer(&mut out, &body).is_ok() {
+            self.budget.spend_response_bytes(out.bytes.len());
+            return (out.bytes, request_error);
+        }
+        let limit = self.state.limits.max_response_bytes;
+        tracing::warn!(request.id = %self.request_id, limit, "response over MAX_RESPONSE_BYTES refused");
+        let mut error = with_code(
+            ServerError::new(
+                format!(
+                    "the response would be larger than {limit} bytes (MAX_RESPONSE_BYTES); \
+                     select fewer fields or smaller pages"
+                ),
+                None,
+            ),
+            code::RESPONSE_TOO_LARGE,
+        );
+        extensions(&mut error).set("requestId", self.request_id.as_str());
+        let errors = vec![error];
+        let refused = Body { data: None, errors: &errors, extensions: &BTreeMap::new() };
+        (serde_json::to_vec(&refused).unwrap_or_default(), true)
     }
 
     /// What the request log and metrics middleware learns about this request.
@@ -178,32 +267,56 @@ fn has_code(error: &ServerError, code: &str) -> bool {
     error_code(error).as_deref() == Some(code)
 }
 
-/// The JSON body of one response; and whether it is a request error (no `data`).
-fn body(response: &GqlResponse) -> (serde_json::Value, bool) {
-    let request_error = response.data == Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({}));
-    if request_error && let Some(object) = body.as_object_mut() {
-        object.remove("data");
+/// A response body as GraphQL over HTTP has it: no `data` for a request error.
+#[derive(Serialize)]
+struct Body<'r> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'r Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: &'r Vec<ServerError>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'r BTreeMap<String, Value>,
+}
+
+/// A buffer that refuses to grow past `cap`, so an oversized response is never built
+/// in full.
+struct Capped {
+    bytes: Vec<u8>,
+    cap: usize,
+}
+
+impl io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.bytes.len().saturating_add(buf.len()) > self.cap {
+            return Err(io::Error::other("response over MAX_RESPONSE_BYTES"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
     }
-    (body, request_error)
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A JSON response of the negotiated media type.
 pub fn json_response(status: StatusCode, media: Media, body: &serde_json::Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    json_bytes(status, media, body.to_string().into_bytes())
+}
+
+fn json_bytes(status: StatusCode, media: Media, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
     response
 }
 
-/// The name (from the document) and type of the operation the request selects.
-/// The document is parsed once here and the parse is reused by execution; one
-/// that does not parse gives `None` and is left to execution, which reports it.
-pub fn selected_operation(request: &mut Request) -> Option<(Option<String>, OperationType)> {
-    let wanted = request.operation_name.clone();
-    let document = request.parsed_query().ok()?;
-    match (&document.operations, wanted.as_deref()) {
+/// The name (from the document) and type of the operation `wanted` selects; `None`
+/// when there is no such operation (execution then reports it).
+pub fn selected_operation(
+    document: &ExecutableDocument,
+    wanted: Option<&str>,
+) -> Option<(Option<String>, OperationType)> {
+    match (&document.operations, wanted) {
         (DocumentOperations::Single(operation), _) => Some((None, operation.node.ty)),
         (DocumentOperations::Multiple(operations), Some(name)) => {
             operations.get_key_value(name).map(|(name, op)| (Some(name.to_string()), op.node.ty))

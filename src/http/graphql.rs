@@ -3,7 +3,7 @@
 //! Everything a request can be refused for before execution is decided here, in
 //! this order: the response media type (406), the CSRF rule (400), the body (413,
 //! 415, 400), the batch size (400), persisted queries, and for `GET` a mutation
-//! (405). Executing and answering is [`super::exchange`]'s.
+//! (405). Preparing the document, executing and answering is [`super::exchange`]'s.
 
 use async_graphql::{BatchRequest, Request, Value, parser::types::OperationType};
 use axum::{
@@ -105,16 +105,18 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw
         Err(message) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, &message),
     };
     let exchange = Exchange::new(&state, &headers);
-    if let Err(refused) = exchange.resolve(&mut request) {
-        return exchange.render(*refused, media);
-    }
-    if selected_operation(&mut request).is_some_and(|(_, ty)| ty != OperationType::Query) {
+    let document = match exchange.prepare(&mut request).await {
+        Ok(document) => document,
+        Err(refused) => return exchange.render(*refused, media),
+    };
+    let selected = selected_operation(&document.parsed, request.operation_name.as_deref());
+    if selected.is_some_and(|(_, ty)| ty != OperationType::Query) {
         let mut response =
             refuse(StatusCode::METHOD_NOT_ALLOWED, code::BAD_REQUEST, "mutations are only accepted over POST");
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    exchange.render(exchange.execute(request).await, media)
+    exchange.render(exchange.execute(request, &document).await, media)
 }
 
 fn request_from_params(params: GetParams) -> Result<Request, String> {

@@ -23,11 +23,9 @@ use tower_http::{
 use crate::{
     auth::SessionReader,
     config::Limits,
-    graphql::AppSchema,
+    graphql::{AppSchema, documents::Documents},
     monitoring::{self, MetricsSource, OperationNames},
 };
-
-pub use apq::PersistedQueries;
 
 /// The header that carries the request id, honoured when a client sends one.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -41,8 +39,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Reads Better Auth sessions from requests.
     pub sessions: SessionReader,
-    /// Automatic persisted queries.
-    pub persisted: Arc<PersistedQueries>,
+    /// Parsed documents by hash: automatic persisted queries and repeats.
+    pub documents: Arc<Documents>,
     /// Request limits.
     pub limits: Limits,
     /// Bounded labels for operation names.

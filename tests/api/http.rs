@@ -129,7 +129,7 @@ async fn the_response_media_type_and_status_follow_accept() {
 }
 
 #[tokio::test]
-async fn depth_and_complexity_are_limited_but_introspection_always_passes() {
+async fn depth_and_complexity_are_limited_and_the_standard_introspection_query_passes() {
     let app = spawn_app().await;
     let ada = app.create_user("Ada").await;
     let deep = "{ tasks { edges { node { owner { id } } } pageInfo { hasNextPage } } }";
@@ -139,19 +139,108 @@ async fn depth_and_complexity_are_limited_but_introspection_always_passes() {
     let ada = app.create_user("Ada").await;
     let body = app.graphql(Some(&ada), deep, json!({})).await;
     assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("MAX_DEPTH"), "{body}");
     let body = app.graphql(None, include_str!("../fixtures/introspection.graphql"), json!({})).await;
-    assert_eq!(body["errors"], Value::Null, "introspection is exempt: {body}");
+    assert_eq!(body["errors"], Value::Null, "introspection has a depth limit of its own: {body}");
     assert!(body["data"]["__schema"]["types"].as_array().unwrap().len() > 10);
     let looping = "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
     let body = app.graphql(None, looping, json!({})).await;
     assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
 
-    let app = spawn_app().await;
+    // Introspection is held to the limits too: to its own depth, and to complexity.
+    let app = spawn_app_with(|config| config.limits.max_introspection_depth = 5).await;
+    let body = app.graphql(None, include_str!("../fixtures/introspection.graphql"), json!({})).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let app = spawn_app_with(|config| config.limits.max_complexity = 50).await;
+    let body = app.graphql(None, include_str!("../fixtures/introspection.graphql"), json!({})).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+
+    let app = spawn_app_with(|config| config.limits.max_aliases = 100).await;
     let aliases: String = (0..40).map(|n| format!("a{n}: tasks(first: 100) {{ nodes {{ id title }} }} ")).collect();
     let body = app.graphql(None, &format!("{{ {aliases} }}"), json!({})).await;
     assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "40 full pages exceed complexity 1000");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("MAX_COMPLEXITY"), "{body}");
     let body = app.graphql(None, include_str!("../fixtures/introspection.graphql"), json!({})).await;
     assert_eq!(body["errors"], Value::Null, "{body}");
+}
+
+#[tokio::test]
+async fn every_limit_refuses_a_document_before_it_runs() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let refused = |body: &Value, setting: &str| {
+        assert_eq!(error_code(body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+        assert_eq!(body.get("data"), None, "{body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(setting), "{setting}: {message}");
+    };
+    let many = |n: usize, each: &str| (0..n).map(|i| each.replace('#', &i.to_string())).collect::<String>();
+
+    let fifteen = format!("{{ {} }}", many(15, "a#: __typename "));
+    assert_eq!(app.graphql(None, &fifteen, json!({})).await["data"]["a14"], "Query");
+    refused(&app.graphql(None, &format!("{{ {} }}", many(16, "a#: __typename ")), json!({})).await, "MAX_ALIASES");
+    let directives = format!("{{ __typename {} }}", many(51, "@include(if: true) "));
+    refused(&app.graphql(None, &directives, json!({})).await, "MAX_DIRECTIVES");
+    refused(&app.graphql(None, &format!("{{ {} }}", many(1000, "__typename ")), json!({})).await, "MAX_TOKENS");
+    let roots = format!("{{ {} }}", many(4, "t#: __type(name: \"Query\") { name } "));
+    refused(&app.graphql(None, &roots, json!({})).await, "MAX_INTROSPECTION_ROOTS");
+
+    // Fragments are measured once each: a bomb of 2^40 fields is refused at once.
+    let mut bomb = String::from("{ ...F0 } ");
+    for i in 0..40 {
+        bomb.push_str(&format!("fragment F{i} on Query {{ ...F{n} ...F{n} }} ", n = i + 1));
+    }
+    bomb.push_str("fragment F40 on Query { __typename }");
+    let body = app.graphql(Some(&ada), &bomb, json!({})).await;
+    refused(&body, "MAX_FIELDS");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("1099511627776"), "{body}");
+    let body = app.graphql(None, "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }", json!({})).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+}
+
+#[tokio::test]
+async fn include_and_skip_work_on_typename_as_on_any_field() {
+    let app = spawn_app().await;
+    let query = "query Dir($no: Boolean!, $yes: Boolean!) { a: __typename @include(if: $no) b: __typename @skip(if: $no) c: __typename @include(if: $yes) }";
+    let body = app.graphql(None, query, json!({ "no": false, "yes": true })).await;
+    assert_eq!(body, json!({ "data": { "b": "Query", "c": "Query" } }));
+    let wrong_type = "query Dir($s: String!) { a: __typename @include(if: $s) }";
+    let body = app.graphql(None, wrong_type, json!({ "s": "x" })).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "a String is no Boolean: {body}");
+}
+
+#[tokio::test]
+async fn a_response_over_the_ceiling_is_refused_and_a_batch_counts_as_a_whole() {
+    let app = spawn_app_with(|config| config.limits.max_response_bytes = 8 * 1024).await;
+    let ada = app.create_user("Ada").await;
+    let titles = (0..60).map(|n| format!("{n:03} {}", "x".repeat(190)));
+    app.insert_tasks(&ada.id, titles, chrono::Utc::now()).await;
+    let page = |first: usize| format!("{{ tasks(first: {first}) {{ nodes {{ title }} }} }}");
+
+    let body = app.graphql(Some(&ada), &page(20), json!({})).await;
+    assert_eq!(body["data"]["tasks"]["nodes"].as_array().unwrap().len(), 20, "about 4 KiB fits: {body}");
+    let response = app.post().header("cookie", ada.cookie()).json(&json!({ "query": page(60) })).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "RESPONSE_TOO_LARGE", "{body}");
+    assert_eq!(body.get("data"), None);
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("MAX_RESPONSE_BYTES"), "{body}");
+
+    let two = json!([{ "query": page(30) }, { "query": page(30) }]);
+    let body: Value = app.post().header("cookie", ada.cookie()).json(&two).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body[0]["data"]["tasks"]["nodes"].as_array().unwrap().len(), 30, "{body}");
+    assert_eq!(error_code(&body[1]), "RESPONSE_TOO_LARGE", "the second page passes the batch's ceiling: {body}");
+}
+
+#[tokio::test]
+async fn a_batch_is_held_to_the_document_limits_as_a_whole() {
+    let app = spawn_app().await;
+    let eight = format!("{{ {} }}", (0..8).map(|n| format!("a{n}: __typename ")).collect::<String>());
+    let body: Value =
+        app.post().json(&json!([{ "query": eight }, { "query": eight }])).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body[0]["data"]["a7"], "Query", "{body}");
+    assert_eq!(error_code(&body[1]), "GRAPHQL_VALIDATION_FAILED", "16 aliases in one batch: {body}");
+    assert!(body[1]["errors"][0]["message"].as_str().unwrap().contains("batch as a whole"), "{body}");
 }
 
 #[tokio::test]
@@ -206,6 +295,14 @@ async fn persisted_queries_follow_apollos_protocol() {
     let wrong = json!({ "persistedQuery": { "version": 1, "sha256Hash": "0".repeat(64) } });
     let body: Value = send(json!({ "query": query, "extensions": wrong })).await.unwrap().json().await.unwrap();
     assert_eq!(error_code(&body), "BAD_REQUEST");
+
+    // Only documents that parse (and pass the limits) are kept.
+    let junk = format!("# {}", "comment ".repeat(100));
+    let junk_hash = json!({ "persistedQuery": { "version": 1, "sha256Hash": hex::encode(Sha256::digest(&junk)) } });
+    let body: Value = send(json!({ "query": junk, "extensions": junk_hash })).await.unwrap().json().await.unwrap();
+    assert_eq!(error_code(&body), "GRAPHQL_PARSE_FAILED", "{body}");
+    let body: Value = send(json!({ "extensions": junk_hash })).await.unwrap().json().await.unwrap();
+    assert_eq!(error_code(&body), "PERSISTED_QUERY_NOT_FOUND", "{body}");
 }
 
 #[tokio::test]
