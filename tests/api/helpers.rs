@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use todo_graphql::{
-    config::{Backend, Config, DatabaseConfig, Limits, Traffic},
+    config::{Backend, Config, DatabaseConfig, Limits, RateLimits, Traffic},
     db::StatementCounter,
     startup::Application,
 };
@@ -224,7 +224,12 @@ pub fn test_config(database_url: &str) -> Config {
         run_migrations: true,
         limits: Limits::default(),
         shutdown_drain: Duration::from_secs(5),
-        traffic: Traffic::default(),
+        // Off unless a test sets them: suites send far more than a browser from one
+        // address, and the rate-limit tests set their own tiny limits.
+        traffic: Traffic {
+            rate_limits: RateLimits { ip_per_sec: 0, user_per_sec: 0, ..RateLimits::default() },
+            ..Traffic::default()
+        },
         metrics_addr: None,
     }
 }

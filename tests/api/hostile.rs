@@ -197,6 +197,7 @@ async fn without_a_trusted_header_a_forged_client_ip_changes_nothing() {
     let app = spawn_app_with(|config| {
         let limits = &mut config.traffic.rate_limits;
         (limits.ip_per_sec, limits.ip_burst) = (1, 2);
+        limits.client_ip_header = None;
     })
     .await;
     for n in 0..2 {
