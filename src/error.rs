@@ -27,6 +27,8 @@ pub mod code {
     pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// Anything else; the real cause is in the log under the request id.
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+    /// Over a per-IP or per-session request rate (HTTP 429, `Retry-After`).
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 /// Everything a resolver can fail with.

@@ -7,14 +7,18 @@ use anyhow::Context as _;
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
     auth::SessionReader,
     config::{Backend, Config},
     db::{self, StatementCounter},
     graphql::{self, documents::Documents},
-    http::{self, AppState, GraphiqlDefaults},
+    http::{
+        self, AppState, GraphiqlDefaults, Guards,
+        rate_limit::RateLimit,
+        server::{self, ServeOptions},
+    },
     monitoring::{self, MetricsSource},
 };
 
@@ -22,6 +26,9 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    /// `/metrics` on its own listener, when `METRICS_ADDR` is set.
+    metrics: Option<(TcpListener, Router)>,
+    serve: ServeOptions,
     db: DatabaseConnection,
     statements: StatementCounter,
     drain: Duration,
@@ -68,10 +75,19 @@ impl Application {
             (None, None) => anyhow::bail!("BETTER_AUTH_SECRET is required with PostgreSQL"),
         };
         let demo = embedded.as_ref().map(|e| Demo { email: e.demo_email.clone(), token: e.demo_token.clone() });
+        let sessions = SessionReader::new(secret, &config.cookie_prefix);
+        let guards = Guards {
+            // Embedded mode is one person trying the service on their own machine.
+            rate_limit: match config.database.backend() {
+                Backend::Postgres => RateLimit::start(&config.traffic.rate_limits, sessions.clone()),
+                Backend::Sqlite => None,
+            },
+            body_read_timeout: config.traffic.body_read_timeout,
+        };
         let state = AppState {
             schema: graphql::build(db.clone(), secret, &config.limits),
             db: db.clone(),
-            sessions: SessionReader::new(secret, &config.cookie_prefix),
+            sessions,
             documents: Arc::new(Documents::new(&config.limits)),
             limits: config.limits.clone(),
             operation_names: Arc::default(),
@@ -81,15 +97,32 @@ impl Application {
             }),
         };
         let metrics = MetricsSource { db: db.clone(), statements: statements.clone() };
-        let router = http::router(state, metrics, &config.cors_origins);
-        let address = SocketAddr::new(config.host, config.port);
-        let listener = TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
-        Ok(Self { listener, router, db, statements, drain: config.shutdown_drain, demo })
+        let (router, metrics) = match config.metrics_addr {
+            None => (http::router(state, Some(metrics), &config.cors_origins, guards), None),
+            Some(address) => {
+                let listener = bind(address).await?;
+                (
+                    http::router(state, None, &config.cors_origins, guards),
+                    Some((listener, http::metrics_router(metrics))),
+                )
+            }
+        };
+        let listener = bind(SocketAddr::new(config.host, config.port)).await?;
+        let serve = ServeOptions {
+            header_read_timeout: config.traffic.header_read_timeout,
+            max_connections: config.traffic.max_connections,
+        };
+        Ok(Self { listener, router, metrics, serve, db, statements, drain: config.shutdown_drain, demo })
     }
 
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The port `/metrics` is served on, when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().and_then(|(listener, _)| listener.local_addr().ok()).map(|a| a.port())
     }
 
     /// The demo account, in embedded mode.
@@ -108,24 +141,35 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let (stopping, mut stopped) = tokio::sync::watch::channel(false);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let (stopping, stopped) = watch::channel(false);
+        tokio::spawn(async move {
             shutdown_signal().await;
             let _ = stopping.send(true);
         });
+        let main = server::serve(self.listener, self.router, self.serve.clone(), stopped.clone());
+        let metrics = async {
+            if let Some((listener, router)) = self.metrics {
+                server::serve(listener, router, self.serve.clone(), stopped.clone()).await;
+            }
+        };
         let drain = self.drain;
+        let mut signalled = stopped.clone();
         let deadline = async move {
-            let _ = stopped.wait_for(|stopped| *stopped).await;
+            let _ = signalled.wait_for(|stopped| *stopped).await;
             tokio::time::sleep(drain).await;
         };
         tokio::select! {
-            result = server => result.context("serving HTTP")?,
+            ((), ()) = async { tokio::join!(main, metrics) } => {},
             () = deadline => tracing::warn!(drain_secs = drain.as_secs(), "requests still running after the drain time were cut off"),
         }
         self.db.close().await.context("closing the database pool")?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+async fn bind(address: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| format!("binding {address}"))
 }
 
 async fn shutdown_signal() {

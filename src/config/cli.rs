@@ -140,4 +140,33 @@ pub struct Settings {
     /// On SIGTERM or SIGINT, how long in-flight requests may still run, in seconds.
     #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value = "10", global = true)]
     pub shutdown_drain_secs: String,
+    /// Longest a client may take to send a request's headers, in seconds; also the
+    /// longest a kept-alive connection may sit idle between requests.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value = "10", global = true)]
+    pub header_read_timeout_secs: String,
+    /// Longest a client may take to send a request's whole body, in seconds.
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", default_value = "10", global = true)]
+    pub body_read_timeout_secs: String,
+    /// Most connections open at once; past it new ones wait in the kernel's queue.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value = "512", global = true)]
+    pub max_connections: String,
+    /// Serve `/metrics` on this address (e.g. `0.0.0.0:9091`) instead of the main port.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<String>,
+    /// Sustained requests per second per client IP (0: no limit); PostgreSQL mode only.
+    #[arg(long, env = "RATE_LIMIT_IP_PER_SEC", default_value = "20", global = true)]
+    pub rate_limit_ip_per_sec: String,
+    /// Requests a client IP may send at once before its rate applies.
+    #[arg(long, env = "RATE_LIMIT_IP_BURST", default_value = "100", global = true)]
+    pub rate_limit_ip_burst: String,
+    /// Sustained requests per second per session (0: no limit); PostgreSQL mode only.
+    #[arg(long, env = "RATE_LIMIT_USER_PER_SEC", default_value = "10", global = true)]
+    pub rate_limit_user_per_sec: String,
+    /// Requests a session may send at once before its rate applies.
+    #[arg(long, env = "RATE_LIMIT_USER_BURST", default_value = "50", global = true)]
+    pub rate_limit_user_burst: String,
+    /// The header a trusted proxy sets to the client's IP (Fly: `fly-client-ip`);
+    /// unset, the TCP peer's address is used and no header is trusted.
+    #[arg(long, env = "CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
 }

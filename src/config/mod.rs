@@ -5,13 +5,18 @@
 //! here, so a bad one stops the process with one line naming the setting, and a
 //! secret is never echoed back.
 
-use std::{net::IpAddr, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
 
 use secrecy::{ExposeSecret, SecretString};
 
 mod cli;
+mod traffic;
 
 pub use cli::{Cli, Command, SeedArgs, Settings};
+pub use traffic::{RateLimits, Traffic};
 
 /// A setting that cannot be used; its `Display` is the one line printed at start-up.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -169,6 +174,10 @@ pub struct Config {
     pub limits: Limits,
     /// How long in-flight requests may run after a stop signal.
     pub shutdown_drain: Duration,
+    /// Connection timers and count, request rates.
+    pub traffic: Traffic,
+    /// Where `/metrics` is served instead of the main port (`METRICS_ADDR`).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -252,6 +261,8 @@ impl Config {
                 )?,
             },
             shutdown_drain: seconds("SHUTDOWN_DRAIN_SECS", &settings.shutdown_drain_secs, 0..=3600)?,
+            traffic: Traffic::from_settings(settings)?,
+            metrics_addr: traffic::metrics_addr(settings.metrics_addr.as_deref())?,
         })
     }
 }
@@ -362,6 +373,15 @@ mod tests {
             database_max_lifetime_secs: "1800".into(),
             database_connect_retry_secs: "30".into(),
             shutdown_drain_secs: "10".into(),
+            header_read_timeout_secs: "10".into(),
+            body_read_timeout_secs: "10".into(),
+            max_connections: "512".into(),
+            metrics_addr: None,
+            rate_limit_ip_per_sec: "20".into(),
+            rate_limit_ip_burst: "100".into(),
+            rate_limit_user_per_sec: "10".into(),
+            rate_limit_user_burst: "50".into(),
+            client_ip_header: None,
         }
     }
 
@@ -377,7 +397,7 @@ mod tests {
     #[test]
     fn each_bad_setting_is_named() {
         type Spoil = fn(&mut Settings);
-        let cases: [(&str, Spoil); 7] = [
+        let cases: [(&str, Spoil); 12] = [
             ("DATABASE_URL", |s| {
                 s.database_url = None;
                 s.allow_embedded = "false".into();
@@ -388,6 +408,11 @@ mod tests {
             ("PORT", |s| s.port = "70000".into()),
             ("PORT", |s| s.port = "http".into()),
             ("CORS_ORIGINS", |s| s.cors_origins = "localhost:3000/path".into()),
+            ("HEADER_READ_TIMEOUT_SECS", |s| s.header_read_timeout_secs = "0".into()),
+            ("MAX_CONNECTIONS", |s| s.max_connections = "0".into()),
+            ("METRICS_ADDR", |s| s.metrics_addr = Some("9091".into())),
+            ("RATE_LIMIT_IP_BURST", |s| s.rate_limit_ip_burst = "0".into()),
+            ("CLIENT_IP_HEADER", |s| s.client_ip_header = Some("fly client ip".into())),
         ];
         for (setting, spoil) in cases {
             let mut raw = settings();

@@ -2,11 +2,14 @@
 //! the layers around them (request ids, CORS, body limit, panics).
 
 mod apq;
+mod deadline;
 mod exchange;
 mod graphiql;
 mod graphql;
 mod health;
 mod negotiate;
+pub mod rate_limit;
+pub mod server;
 
 use std::{sync::Arc, time::Duration};
 
@@ -59,17 +62,34 @@ pub struct GraphiqlDefaults {
     pub query: String,
 }
 
-/// The router with every route and layer.
-pub fn router(state: AppState, metrics: MetricsSource, cors_origins: &[String]) -> Router {
+/// What guards the routes against clients that are slow or too many.
+#[derive(Clone)]
+pub struct Guards {
+    /// Request rates; `None` when off (embedded mode, or both limits 0).
+    pub rate_limit: Option<Arc<rate_limit::RateLimit>>,
+    /// The whole body must arrive within this.
+    pub body_read_timeout: Duration,
+}
+
+/// The router with every route and layer; `/metrics` only when `metrics` is given
+/// (else it is served on its own address by [`metrics_router`]).
+pub fn router(state: AppState, metrics: Option<MetricsSource>, cors_origins: &[String], guards: Guards) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .with_state(state)
-        .merge(Router::new().route("/metrics", get(monitoring::metrics)).with_state(metrics))
+        .with_state(state);
+    if let Some(metrics) = metrics {
+        router = router.merge(metrics_router(metrics));
+    }
+    if let Some(limit) = guards.rate_limit {
+        router = router.layer(axum::middleware::from_fn_with_state(limit, rate_limit::limit));
+    }
+    router
         .layer(axum::middleware::from_fn(monitoring::track))
+        .layer(axum::middleware::from_fn_with_state(guards.body_read_timeout, deadline::body_deadline))
         .layer(DefaultBodyLimit::max(body_limit))
         // GraphiQL's script is 3.5 MB raw, under 1 MB gzipped; JSON answers shrink too.
         .layer(CompressionLayer::new())
@@ -77,6 +97,11 @@ pub fn router(state: AppState, metrics: MetricsSource, cors_origins: &[String]) 
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// `/metrics` alone, for `METRICS_ADDR`.
+pub fn metrics_router(metrics: MetricsSource) -> Router {
+    Router::new().route("/metrics", get(monitoring::metrics)).with_state(metrics)
 }
 
 fn cors(origins: &[String]) -> CorsLayer {

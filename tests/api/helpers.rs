@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use todo_graphql::{
-    config::{Backend, Config, DatabaseConfig, Limits},
+    config::{Backend, Config, DatabaseConfig, Limits, RateLimits, Traffic},
     db::StatementCounter,
     startup::Application,
 };
@@ -224,12 +224,21 @@ pub fn test_config(database_url: &str) -> Config {
         run_migrations: true,
         limits: Limits::default(),
         shutdown_drain: Duration::from_secs(5),
+        // Off unless a test sets them: suites send far more than a browser from one
+        // address, and the rate-limit tests set their own tiny limits.
+        traffic: Traffic {
+            rate_limits: RateLimits { ip_per_sec: 0, user_per_sec: 0, ..RateLimits::default() },
+            ..Traffic::default()
+        },
+        metrics_addr: None,
     }
 }
 
 /// A running service over its own database.
 pub struct TestApp {
     pub address: String,
+    /// `/metrics`'s own address, when `METRICS_ADDR` is set.
+    pub metrics_address: Option<String>,
     pub db: DatabaseConnection,
     pub statements: StatementCounter,
     pub client: reqwest::Client,
@@ -279,10 +288,12 @@ pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Confi
     adjust(&mut config);
     let app = Application::build(&config).await.expect("the service starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
     let statements = app.statements();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         db: database.connect().await,
         statements,
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),

@@ -328,7 +328,9 @@ async fn the_dockerfile_and_fly_toml_agree_with_the_code() {
     let http = fly["http_service"].as_table().unwrap();
     assert_eq!(http["internal_port"].as_integer(), Some(8080));
     assert_eq!(fly["env"]["PORT"].as_str(), Some("8080"));
-    assert_eq!(fly["metrics"]["port"].as_integer(), Some(8080));
+    let metrics_addr: std::net::SocketAddr = fly["env"]["METRICS_ADDR"].as_str().unwrap().parse().unwrap();
+    assert_eq!(fly["metrics"]["port"].as_integer(), Some(i64::from(metrics_addr.port())), "Fly scrapes METRICS_ADDR");
+    assert!(metrics_addr.ip().is_unspecified(), "Fly's scraper reaches the machine over its private address");
     assert_eq!(http["force_https"].as_bool(), Some(true));
     assert_eq!(http["min_machines_running"].as_integer(), Some(0));
     assert_eq!(http["auto_start_machines"].as_bool(), Some(true));
@@ -358,10 +360,12 @@ async fn the_dockerfile_and_fly_toml_agree_with_the_code() {
             .unwrap_or_else(|err| panic!("fly.toml sets {name}, which the binary does not know: {err}"));
     }
     let checks = http["checks"].as_array().unwrap();
-    let app = spawn_app().await;
-    for path in checks.iter().map(|c| c["path"].as_str().unwrap()).chain([fly["metrics"]["path"].as_str().unwrap()]) {
+    let app = spawn_app_with(|config| config.metrics_addr = Some(([127, 0, 0, 1], 0).into())).await;
+    for path in checks.iter().map(|c| c["path"].as_str().unwrap()) {
         assert_eq!(app.get(path).await.status(), 200, "{path}");
     }
+    let metrics = format!("{}{}", app.metrics_address.as_deref().unwrap(), fly["metrics"]["path"].as_str().unwrap());
+    assert_eq!(app.client.get(metrics).send().await.unwrap().status(), 200, "Fly's metrics path");
     assert_eq!(checks[0]["path"].as_str(), Some("/health"));
     app.execute("ALTER TABLE tasks RENAME TO t", []).await;
     assert_eq!(app.get("/health").await.status(), 200, "the health check never depends on the database");

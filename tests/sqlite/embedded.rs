@@ -125,3 +125,18 @@ async fn seed_makes_demo_users_with_sessions_and_their_tasks() {
     let output = binary().arg("seed").env("DATABASE_URL", &database.url).output().unwrap();
     assert!(!output.status.success(), "seed must be told whose tasks");
 }
+
+#[tokio::test]
+async fn embedded_mode_has_no_rate_limit() {
+    let app = spawn_app_with(|config| {
+        let limits = &mut config.traffic.rate_limits;
+        (limits.ip_per_sec, limits.ip_burst, limits.user_per_sec, limits.user_burst) = (1, 1, 1, 1);
+    })
+    .await;
+    let ada = app.create_user("Ada").await;
+    for n in 0..5 {
+        let response =
+            app.post().header("cookie", ada.cookie()).json(&json!({ "query": "{ me { id } }" })).send().await.unwrap();
+        assert_eq!(response.status(), 200, "request {n}");
+    }
+}
