@@ -7,8 +7,8 @@ pub const BACKEND: todo_graphql::config::Backend = todo_graphql::config::Backend
 
 mod auth;
 mod cli;
-mod helpers;
 mod connections;
+mod helpers;
 mod http;
 mod migrations;
 mod mutations;
