@@ -93,7 +93,9 @@ pub fn may_hold_demo_token(peer: Option<SocketAddr>, headers: &HeaderMap, uri: &
     // `Host` in HTTP/1.1; HTTP/2 carries it in the URI's authority instead.
     let authority = match headers.get(header::HOST) {
         // A `Host` has no user part; `user@localhost` would otherwise pass as localhost.
-        Some(host) => host.to_str().ok().filter(|host| !host.contains('@')).and_then(|host| host.parse::<Authority>().ok()),
+        Some(host) => {
+            host.to_str().ok().filter(|host| !host.contains('@')).and_then(|host| host.parse::<Authority>().ok())
+        }
         None => uri.authority().filter(|a| !a.as_str().contains('@')).cloned(),
     };
     let loopback_name = authority.is_some_and(|authority| {
@@ -130,7 +132,11 @@ mod tests {
     }
 
     fn decide(peer: &str, host_header: &str) -> bool {
-        may_hold_demo_token(Some(peer.parse().unwrap_or_else(|_| panic!("{peer}"))), &host(host_header), &Uri::default())
+        may_hold_demo_token(
+            Some(peer.parse().unwrap_or_else(|_| panic!("{peer}"))),
+            &host(host_header),
+            &Uri::default(),
+        )
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 
 use async_graphql::{BatchRequest, Request, Value, parser::types::OperationType};
 use axum::{
-    body::Bytes,
     Extension,
+    body::Bytes,
     extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::Response,
@@ -103,7 +103,8 @@ pub async fn get(
         let defaults = state.graphiql.as_ref();
         let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
         // The demo token only for this machine's own browser; the query for anyone.
-        let headers = defaults.map(|d| &d.headers).filter(|_| super::graphiql::may_hold_demo_token(peer, &headers, &uri));
+        let headers =
+            defaults.map(|d| &d.headers).filter(|_| super::graphiql::may_hold_demo_token(peer, &headers, &uri));
         return super::graphiql::page(headers, defaults.map(|d| d.query.as_str()));
     }
     let Some(media) = response_media(&headers) else {

@@ -125,3 +125,145 @@ async fn seed_makes_demo_users_with_sessions_and_their_tasks() {
     let output = binary().arg("seed").env("DATABASE_URL", &database.url).output().unwrap();
     assert!(!output.status.success(), "seed must be told whose tasks");
 }
+
+/// The GraphiQL page as a browser asks for it, at `address`, with `host` as `Host`.
+async fn graphiql_page(address: &str, host: Option<&str>) -> String {
+    let mut request = reqwest::Client::new().get(format!("{address}/graphql")).header("accept", "text/html");
+    if let Some(host) = host {
+        request = request.header("host", host);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+async fn demo_token(app: &TestApp) -> String {
+    app.scalar(r#"SELECT token FROM session WHERE "userId" = 'demo-user'"#, []).await
+}
+
+#[tokio::test]
+async fn graphiql_holds_the_demo_token_only_for_a_loopback_host_asked_from_loopback() {
+    let app = spawn_app_on(TestDatabase::new().await, |config| config.better_auth_secret = None).await;
+    let token = demo_token(&app).await;
+    let port = app.address.rsplit(':').next().unwrap();
+
+    for host in [None, Some(format!("localhost:{port}")), Some(format!("[::1]:{port}"))] {
+        let page = graphiql_page(&app.address, host.as_deref()).await;
+        assert!(page.contains(&format!("Bearer {token}")), "{host:?}: {page}");
+    }
+    for host in
+        ["attacker.example", &format!("attacker.example:{port}"), "localhost.attacker.example", "127.0.0.1.nip.io"]
+    {
+        let page = graphiql_page(&app.address, Some(host)).await;
+        assert!(!page.contains(&token) && !page.contains("Bearer"), "{host}: {page}");
+        assert!(page.contains("tasks { nodes"), "the demo query is still there");
+    }
+}
+
+/// This machine's address on its network (not loopback): the source address of a
+/// route out (a UDP "connection" sends nothing).
+fn non_loopback_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket
+        .connect("192.0.2.1:9")
+        .or_else(|_| socket.connect("198.51.100.1:9"))
+        .expect("this test needs a network interface besides loopback (a route out)");
+    let address = socket.local_addr().unwrap().ip();
+    assert!(!address.is_loopback() && !address.is_unspecified(), "no non-loopback address: {address}");
+    address
+}
+
+#[tokio::test]
+async fn graphiql_never_holds_the_demo_token_for_a_peer_on_the_network() {
+    let app = spawn_app_on(TestDatabase::new().await, |config| {
+        config.better_auth_secret = None;
+        config.host = "0.0.0.0".parse().unwrap();
+    })
+    .await;
+    let token = demo_token(&app).await;
+    let port = app.address.rsplit(':').next().unwrap();
+    let remote = format!("http://{}:{port}", non_loopback_address());
+    assert!(graphiql_page(&app.address, None).await.contains(&token), "loopback still gets it");
+    for host in [None, Some(format!("localhost:{port}"))] {
+        let page = graphiql_page(&remote, host.as_deref()).await;
+        assert!(!page.contains(&token) && !page.contains("Bearer"), "{host:?}: {page}");
+    }
+}
+
+/// The permission bits of `path`.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap_or_else(|err| panic!("{}: {err}", path.display())).permissions().mode() & 0o777
+}
+
+fn database_file(database: &TestDatabase) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(&database.name)
+}
+
+/// SQLite gives `-journal`, `-wal` and `-shm` the main file's mode, whichever
+/// connection makes them; the service makes the main file 0600.
+#[tokio::test]
+async fn the_database_file_and_its_journal_wal_and_shm_are_readable_by_the_owner_only() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let database = TestDatabase::new().await;
+    let file = database_file(&database);
+    let companion = |suffix: &str| std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+    let app = spawn_app_on(database, |_| {}).await;
+    let ada = app.create_user("Ada").await;
+    assert_eq!(mode(&file), 0o600);
+
+    // The service's rollback journal exists while a write is open.
+    let transaction = app.db.begin().await.unwrap();
+    transaction.execute_unprepared("DELETE FROM tasks").await.unwrap();
+    assert_eq!(mode(&companion("-journal")), 0o600);
+    transaction.rollback().await.unwrap();
+
+    // In WAL mode (a setting of the file), writes go through -wal and -shm.
+    app.db.execute_unprepared("PRAGMA journal_mode=WAL").await.unwrap();
+    app.create_task(&ada, "written through the WAL").await;
+    for suffix in ["-wal", "-shm"] {
+        assert_eq!(mode(&companion(suffix)), 0o600, "{suffix}");
+    }
+}
+
+#[tokio::test]
+async fn an_existing_database_file_left_readable_by_others_is_tightened_at_start() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let database = TestDatabase::new().await;
+    let file = database_file(&database);
+    drop(spawn_app_on(database.alias(), |config| config.better_auth_secret = None).await);
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", file.display());
+        if std::path::Path::new(&path).exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    assert_eq!(mode(&file), 0o644);
+    let _app = spawn_app_on(database, |config| config.better_auth_secret = None).await;
+    assert_eq!(mode(&file), 0o600);
+}
+
+/// Days from now to the demo session's end.
+async fn demo_days_left(app: &TestApp) -> i64 {
+    let expires: chrono::DateTime<chrono::Utc> =
+        app.scalar(r#"SELECT "expiresAt" FROM session WHERE "userId" = 'demo-user'"#, []).await;
+    (expires - chrono::Utc::now()).num_days()
+}
+
+#[tokio::test]
+async fn the_demo_session_lasts_thirty_days_and_a_start_renews_it_near_its_end() {
+    let database = TestDatabase::new().await;
+    let embedded = |config: &mut todo_graphql::config::Config| config.better_auth_secret = None;
+    let app = spawn_app_on(database.alias(), embedded).await;
+    let token = demo_token(&app).await;
+    assert_eq!(demo_days_left(&app).await, 29, "30 days, less the moments since");
+
+    for (days_left, renewed) in [(3650, true), (20, false), (3, true)] {
+        let expires = chrono::Utc::now() + chrono::Duration::days(days_left);
+        app.execute(r#"UPDATE session SET "expiresAt" = $1 WHERE "userId" = 'demo-user'"#, [expires.into()]).await;
+        let again = spawn_app_on(database.alias(), embedded).await;
+        assert_eq!(demo_token(&again).await, token, "the same session, renewed or kept");
+        let expected = if renewed { 29 } else { days_left - 1 };
+        assert_eq!(demo_days_left(&again).await, expected, "{days_left} days left at start");
+    }
+}
