@@ -121,6 +121,7 @@ pub async fn track(request: Request, next: Next) -> Response {
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let client_id = request.extensions().get::<crate::http::ClientRequestId>().map(|c| c.0.clone());
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
@@ -136,6 +137,7 @@ pub async fn track(request: Request, next: Next) -> Response {
         user.id = graphql.user_id.as_deref().unwrap_or(""),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
         request.id = %request_id,
+        request.client_id = client_id.as_deref(),
         "request"
     );
     response

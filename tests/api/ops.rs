@@ -134,7 +134,7 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_the_secret() {
     let lines: Vec<Value> = log
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["message"] == "request" && line["request.id"] == "log-probe")
+        .filter(|line| line["message"] == "request" && line["request.client_id"] == "log-probe")
         .collect();
     assert_eq!(lines.len(), 3, "one line per request: {log}");
     for line in &lines {
@@ -144,7 +144,42 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_the_secret() {
         assert_eq!(line["graphql.operation"], "LogProbe");
         assert_eq!(line["user.id"], user.id.as_str(), "the user id may be logged");
         assert!(line["duration_ms"].as_f64().is_some());
+        assert!(uuid::Uuid::parse_str(line["request.id"].as_str().unwrap()).is_ok(), "the service's id: {line}");
     }
+    assert_ne!(lines[0]["request.id"], lines[1]["request.id"], "one client id, two requests, two ids");
+}
+
+#[tokio::test]
+async fn a_hostile_client_request_id_reaches_neither_the_answer_nor_the_log() {
+    let database = TestDatabase::new().await;
+    let db = database.connect().await;
+    let user = insert_user(&db).await;
+    db.execute_unprepared("ALTER TABLE tasks RENAME COLUMN title TO hidden_title").await.unwrap();
+    let served = serve(&database, &[]);
+    served.ready().await;
+    let hostile = "<script>alert(1)</script>";
+    let response = reqwest::Client::new()
+        .post(served.url("/graphql"))
+        .header("authorization", format!("Bearer {}", user.token))
+        .header("x-request-id", hostile)
+        .json(&json!({ "query": "{ tasks { nodes { title } } }" }))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+    assert!(!body.to_string().contains("script"), "{body}");
+    // Both lines are written before the answer is sent.
+    let log = served.log();
+    assert!(!log.contains("script"), "the hostile id reached the log: {log}");
+    let failed =
+        log.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|l| l["message"] == "request failed");
+    assert_eq!(
+        failed.unwrap_or_default()["request.id"],
+        request_id.as_str(),
+        "the cause is logged under the service's id"
+    );
 }
 
 #[tokio::test]
