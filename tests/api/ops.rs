@@ -4,7 +4,6 @@
 use std::{
     net::TcpListener,
     path::PathBuf,
-    process::Stdio,
     time::{Duration, Instant},
 };
 
@@ -53,7 +52,7 @@ fn serve(database: &TestDatabase, extra: &[(&str, &str)]) -> Served {
         .env("HOST", "127.0.0.1")
         .env("LOG_FORMAT", "json")
         .envs(extra.iter().copied())
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -75,6 +74,11 @@ impl Served {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What it wrote to standard output.
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(self.log.with_extension("out")).unwrap_or_default()
     }
 
     fn signal(&self, name: &str) {
@@ -147,6 +151,24 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_the_secret() {
         assert!(uuid::Uuid::parse_str(line["request.id"].as_str().unwrap()).is_ok(), "the service's id: {line}");
     }
     assert_ne!(lines[0]["request.id"], lines[1]["request.id"], "one client id, two requests, two ids");
+}
+
+#[tokio::test]
+async fn with_json_logs_every_line_on_stdout_and_stderr_is_json() {
+    let database = TestDatabase::new().await;
+    let mut served = serve(&database, &[]);
+    served.ready().await;
+    served.signal("TERM");
+    assert!(served.process.0.wait().unwrap().success());
+    let (stdout, stderr) = (served.stdout(), served.log());
+    for line in stdout.lines().chain(stderr.lines()) {
+        assert!(serde_json::from_str::<Value>(line).is_ok(), "not JSON: {line:?}");
+    }
+    let serving =
+        stderr.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|l| l["message"] == "serving");
+    let serving = serving.unwrap_or_else(|| panic!("no start-up event: {stderr}"));
+    assert_eq!(serving["url"], format!("http://127.0.0.1:{}/graphql", served.port), "{serving}");
+    assert_eq!(serving["database.host"], "127.0.0.1", "{serving}");
 }
 
 #[tokio::test]

@@ -11,14 +11,15 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// Starts the binary in `dir` with no environment but a port; answers it and its
-/// banner.
+/// Starts the binary in `dir` with no environment but a port (and pretty logs,
+/// whose banner carries the demo token); answers it and its banner.
 fn start(dir: &std::path::Path) -> (Running, String, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = binary()
         .current_dir(dir)
         .env("PORT", port.to_string())
         .env("HOST", "127.0.0.1")
+        .env("LOG_FORMAT", "pretty")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -77,6 +78,61 @@ async fn with_no_environment_the_banners_curl_line_works_and_data_survives_a_res
     assert_eq!(banner_token(&banner), token, "the demo session is made once");
     let body = call(port, &token, "{ tasks { nodes { title } } }").await;
     assert_eq!(body["data"]["tasks"]["nodes"], json!([{ "title": "kept" }]), "{body}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn with_json_logs_every_output_line_is_json_and_none_holds_the_demo_token() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("embedded-json-{}", random_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
+    let child = binary()
+        .current_dir(&dir)
+        .env("PORT", port.to_string())
+        .env("HOST", "0.0.0.0")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let mut process = Running(child);
+    let started = Instant::now();
+    while reqwest::get(format!("http://127.0.0.1:{port}/health")).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "the binary did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = std::process::Command::new("kill").args(["-s", "TERM", &process.0.id().to_string()]).status();
+    assert!(status.unwrap().success());
+    assert!(process.0.wait().unwrap().success());
+
+    let output = std::fs::read_to_string(&stdout).unwrap() + &std::fs::read_to_string(&stderr).unwrap();
+    let lines: Vec<Value> = output
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line:?}")))
+        .collect();
+    let serving = lines.iter().find(|l| l["message"].as_str().is_some_and(|m| m.starts_with("serving")));
+    let serving = serving.unwrap_or_else(|| panic!("no start-up event: {output}"));
+    let local = format!("http://localhost:{port}/graphql");
+    assert_eq!(serving["url"], local.as_str(), "{serving}");
+    assert_eq!(serving["demo.token_at"], local.as_str(), "says where the token is: {serving}");
+    assert!(serving["note"].as_str().unwrap().contains("HOST=0.0.0.0 is not loopback"), "{serving}");
+
+    let db = sea_orm::Database::connect(format!("sqlite://{}?mode=ro", dir.join("todo-graphql.db").display()));
+    let db = db.await.unwrap();
+    let row = sea_orm::ConnectionTrait::query_one_raw(
+        &db,
+        sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            r#"SELECT token FROM session WHERE "userId" = 'demo-user'"#,
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let token: String = row.try_get_by_index(0).unwrap();
+    assert!(!output.contains(&token), "the demo token is in the log: {output}");
+    db.close().await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
