@@ -423,3 +423,28 @@ async fn the_dockerfile_and_fly_toml_agree_with_the_code() {
     app.execute("ALTER TABLE tasks RENAME TO t", []).await;
     assert_eq!(app.get("/health").await.status(), 200, "the health check never depends on the database");
 }
+
+#[tokio::test]
+async fn junk_operation_names_without_a_session_take_no_label_from_a_signed_in_one() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let junk = random_id();
+    for n in 0..205 {
+        app.graphql(None, &format!("query Junk{junk}{n} {{ me {{ id }} }}"), json!({})).await;
+    }
+    app.graphql(None, &format!("query Invalid{junk} {{ nope }}"), json!({})).await;
+    app.graphql(Some(&ada), &format!("query Invalid{junk}Signed {{ nope }}"), json!({})).await;
+    // Named apart from other tests' operations: the recorder is the process's.
+    let real = format!("TasksPage_{}", random_id());
+    let body = app.graphql(Some(&ada), &format!("query {real} {{ tasks {{ totalCount }} }}"), json!({})).await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let counted = |operation: &str| {
+        text.lines()
+            .any(|l| l.starts_with("graphql_operations_total") && l.contains(&format!("operation=\"{operation}\"")))
+    };
+    assert!(counted(&real), "{text}");
+    assert!(counted("unauthenticated") && counted("invalid"), "{text}");
+    assert!(!text.contains(&junk), "a name from an unauthenticated or invalid request got a label");
+}
