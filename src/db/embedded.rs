@@ -2,20 +2,31 @@
 //!
 //! Only here does the service create and write Better Auth-compatible `user` and
 //! `session` tables (same names and columns), a secret kept with the data, and a
-//! demo user with a long-lived session, made once on first start.
+//! demo user with a session of [`DEMO_SESSION_DAYS`], made on first start and
+//! renewed at a start that finds it under [`DEMO_RENEW_DAYS`] from its end. The
+//! file holds the secret and that session, so it and its `-wal`, `-shm` and
+//! `-journal` companions are kept readable by the owner only ([`restrict_file`]).
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::{session, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait, sea_query::Expr,
 };
 
 /// The demo account every embedded database gets.
 pub const DEMO_USER_ID: &str = "demo-user";
 /// Its e-mail address.
 pub const DEMO_EMAIL: &str = "demo@example.com";
+
+/// How long the demo session lasts: long enough not to get in the way of trying the
+/// service out, short enough that a token copied from a banner does not outlive
+/// interest in it (it was ten years).
+pub const DEMO_SESSION_DAYS: i64 = 30;
+/// A start that finds the demo session with less than this left renews it (same
+/// token, a new end), as Better Auth's `updateAge` extends a session in use.
+pub const DEMO_RENEW_DAYS: i64 = 7;
 
 /// What embedded mode adds to a start: the secret, and the demo session.
 pub struct Embedded {
@@ -83,19 +94,45 @@ pub async fn prepare(db: &DatabaseConnection, configured_secret: Option<&str>) -
         .insert(&transaction)
         .await?;
     }
+    let demo_token = demo_session(&transaction, now).await?;
+    transaction.commit().await?;
+    Ok(Embedded { secret, demo_email: DEMO_EMAIL.to_owned(), demo_token })
+}
+
+/// The demo user's live session, renewed when under [`DEMO_RENEW_DAYS`] from its end
+/// (none is left longer than [`DEMO_SESSION_DAYS`]), else a new one; answers its
+/// token.
+async fn demo_session(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<String, DbErr> {
+    let full = now + Duration::days(DEMO_SESSION_DAYS);
+    // Older versions made ten-year sessions: none of the demo user's outlasts `full`.
+    session::Entity::update_many()
+        .col_expr(session::Column::ExpiresAt, Expr::value(full))
+        .filter(session::Column::UserId.eq(DEMO_USER_ID))
+        .filter(session::Column::ExpiresAt.gt(full))
+        .exec(db)
+        .await?;
     let live = session::Entity::find()
         .filter(session::Column::UserId.eq(DEMO_USER_ID))
-        .filter(session::Column::ExpiresAt.gt(now + Duration::days(1)))
+        .filter(session::Column::ExpiresAt.gt(now))
         .order_by_desc(session::Column::ExpiresAt)
-        .one(&transaction)
+        .one(db)
         .await?;
-    let demo_token = match live {
-        Some(session) => session.token,
+    match live {
+        Some(session) => {
+            let token = session.token.clone();
+            if session.expires_at < now + Duration::days(DEMO_RENEW_DAYS) {
+                let mut session: session::ActiveModel = session.into();
+                session.expires_at = Set(full);
+                session.updated_at = Set(now);
+                session.update(db).await?;
+            }
+            Ok(token)
+        }
         None => {
             let token = random_token();
             session::ActiveModel {
                 id: Set(random_token()),
-                expires_at: Set(now + Duration::days(3650)),
+                expires_at: Set(full),
                 token: Set(token.clone()),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -103,13 +140,11 @@ pub async fn prepare(db: &DatabaseConnection, configured_secret: Option<&str>) -
                 user_agent: Set(Some("todo-graphql demo".to_owned())),
                 user_id: Set(DEMO_USER_ID.to_owned()),
             }
-            .insert(&transaction)
+            .insert(db)
             .await?;
-            token
+            Ok(token)
         }
-    };
-    transaction.commit().await?;
-    Ok(Embedded { secret, demo_email: DEMO_EMAIL.to_owned(), demo_token })
+    }
 }
 
 /// The stored value of `key`, made by `make` and stored when missing.
@@ -148,4 +183,101 @@ pub fn random_token() -> String {
         .take(32)
         .map(|byte| CHARS[usize::from(byte) % CHARS.len()] as char)
         .collect()
+}
+
+/// The suffixes of the files SQLite keeps beside a database.
+const COMPANIONS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// Keeps the SQLite file of `url` readable and writable by its owner only (0600):
+/// creates it so when missing (SQLite then gives `-wal`, `-shm` and `-journal` the
+/// main file's mode), and tightens an existing one and its companions, which older
+/// versions left 0644. An in-memory database has no file; a URL SQLx cannot read
+/// is left for the connection to report.
+///
+/// # Errors
+/// When the file cannot be created or its mode changed; the message names it.
+pub fn restrict_file(url: &str) -> std::io::Result<()> {
+    use std::str::FromStr as _;
+    let Ok(options) = sea_orm::sqlx::sqlite::SqliteConnectOptions::from_str(url) else {
+        return Ok(());
+    };
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let mode = url::form_urlencoded::parse(query.as_bytes()).find(|(key, _)| key == "mode").map(|(_, v)| v);
+    if url.contains(":memory:") || mode.as_deref() == Some("memory") {
+        return Ok(());
+    }
+    let path = options.get_filename();
+    let named = |err: std::io::Error| std::io::Error::new(err.kind(), format!("{}: {err}", path.display()));
+    owner_only(path, mode.as_deref() == Some("rwc")).map_err(named)?;
+    for suffix in COMPANIONS {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        owner_only(std::path::Path::new(&companion), false).map_err(named)?;
+    }
+    Ok(())
+}
+
+/// Mode 0600 for `path`; created empty with that mode when missing and `create`
+/// (SQLite takes an empty file for an empty database).
+#[cfg(unix)]
+fn owner_only(path: &std::path::Path, create: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    if create {
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(err),
+        }
+    }
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.permissions().mode() & 0o777 != 0o600 => {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        }
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Other systems: left to the platform's defaults.
+#[cfg(not(unix))]
+fn owner_only(_path: &std::path::Path, _create: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::metadata(path).map(|m| m.permissions().mode() & 0o777).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_file_is_created_owner_only_and_an_existing_one_is_tightened() {
+        let dir = std::env::temp_dir().join(format!("todo-graphql-mode-{}", random_token()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|err| panic!("{err}"));
+        let fresh = dir.join("fresh.db");
+        restrict_file(&format!("sqlite://{}?mode=rwc", fresh.display())).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(mode(&fresh), 0o600);
+
+        let old = dir.join("old.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let path = format!("{}{suffix}", old.display());
+            std::fs::write(&path, b"").unwrap_or_else(|err| panic!("{err}"));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        restrict_file(&format!("sqlite://{}?mode=rw", old.display())).unwrap_or_else(|err| panic!("{err}"));
+        for suffix in ["", "-wal", "-shm"] {
+            assert_eq!(mode(std::path::Path::new(&format!("{}{suffix}", old.display()))), 0o600, "{suffix}");
+        }
+
+        let missing = dir.join("missing.db");
+        restrict_file(&format!("sqlite://{}?mode=rw", missing.display())).unwrap_or_else(|err| panic!("{err}"));
+        assert!(!missing.exists(), "without mode=rwc nothing is created");
+        restrict_file("sqlite::memory:").unwrap_or_else(|err| panic!("{err}"));
+        std::fs::remove_dir_all(&dir).unwrap_or_else(|err| panic!("{err}"));
+    }
 }

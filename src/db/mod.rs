@@ -100,6 +100,10 @@ pub async fn migrate_if_pending(pool: &DatabaseConnection, config: &DatabaseConf
 }
 
 async fn connect_with_retry(options: ConnectOptions, retry: Duration) -> Result<DatabaseConnection, DbErr> {
+    if options.get_url().starts_with("sqlite:") {
+        // Before SQLite makes the file: it holds the secret and the demo session.
+        embedded::restrict_file(options.get_url()).map_err(|err| DbErr::Custom(format!("the SQLite file: {err}")))?;
+    }
     let deadline = Instant::now() + retry;
     let mut delay = Duration::from_millis(250);
     for attempt in 1.. {

@@ -128,7 +128,6 @@ impl<'s> Exchange<'s> {
         let started = Instant::now();
         request.set_parsed_query(document.parsed.clone());
         let name = selected_operation(&document.parsed, request.operation_name.as_deref()).and_then(|(name, _)| name);
-        let label = self.state.operation_names.label(name.as_deref());
         let request =
             request.data(self.viewer.clone()).data(self.budget.clone()).data(graphql::owner_loader(&self.state.db));
         let execution = self.state.schema.execute(request);
@@ -139,6 +138,14 @@ impl<'s> Exchange<'s> {
                 code::SERVICE_UNAVAILABLE,
             )]),
         };
+        // Decided after execution: only then is it known who asked and whether the
+        // document was valid, and only those two make a name worth a label.
+        let labelling = monitoring::Labelling {
+            name: name.as_deref(),
+            signed_in: self.viewer.known_user_id().is_some(),
+            validated: !response.errors.iter().any(refused_before_execution),
+        };
+        let label = self.state.operation_names.label(labelling, Instant::now());
         self.finish(response, label, started)
     }
 
@@ -261,6 +268,16 @@ fn error_code(error: &ServerError) -> Option<String> {
         Value::String(code) => Some(code.clone()),
         _ => None,
     }
+}
+
+/// A parse or validation error, or one async-graphql raised before execution
+/// (no path, no code yet: an unknown operation name and the like).
+fn refused_before_execution(error: &ServerError) -> bool {
+    error.path.is_empty()
+        && matches!(
+            error_code(error).as_deref(),
+            None | Some(code::GRAPHQL_PARSE_FAILED | code::GRAPHQL_VALIDATION_FAILED)
+        )
 }
 
 fn has_code(error: &ServerError, code: &str) -> bool {

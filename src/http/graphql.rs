@@ -5,11 +5,14 @@
 //! 415, 400), the batch size (400), persisted queries, and for `GET` a mutation
 //! (405). Preparing the document, executing and answering is [`super::exchange`]'s.
 
+use std::net::SocketAddr;
+
 use async_graphql::{BatchRequest, Request, Value, parser::types::OperationType};
 use axum::{
+    Extension,
     body::Bytes,
-    extract::{RawQuery, State, rejection::BytesRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, RawQuery, State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, Uri, header},
     response::Response,
 };
 use serde::Deserialize;
@@ -85,14 +88,24 @@ struct GetParams {
 }
 
 /// `GET /graphql`: GraphiQL for a browser, else a query (never a mutation).
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let params: GetParams = match serde_urlencoded::from_str(raw.as_deref().unwrap_or("")) {
         Ok(params) => params,
         Err(err) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, &format!("bad query string: {err}")),
     };
     if params.query.is_none() && params.extensions.is_none() && wants_html(&headers) {
         let defaults = state.graphiql.as_ref();
-        return super::graphiql::page(defaults.map(|d| &d.headers), defaults.map(|d| d.query.as_str()));
+        let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
+        // The demo token only for this machine's own browser; the query for anyone.
+        let headers =
+            defaults.map(|d| &d.headers).filter(|_| super::graphiql::may_hold_demo_token(peer, &headers, &uri));
+        return super::graphiql::page(headers, defaults.map(|d| d.query.as_str()));
     }
     let Some(media) = response_media(&headers) else {
         return not_acceptable();

@@ -30,8 +30,43 @@ use crate::{
     monitoring::{self, MetricsSource, OperationNames},
 };
 
-/// The header that carries the request id, honoured when a client sends one.
+/// The header that carries the request id. The service always makes the id; a
+/// client's own value is only logged beside it ([`ClientRequestId`]).
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest client request id kept for the log.
+pub const MAX_CLIENT_REQUEST_ID: usize = 64;
+
+/// The `x-request-id` a client sent, when well-formed (1 to
+/// [`MAX_CLIENT_REQUEST_ID`] characters of `[A-Za-z0-9._:-]`): logged as
+/// `request.client_id` so its traces can be joined, never used as the request id,
+/// echoed or put in an error (it is the client's word: a reused or hostile value).
+#[derive(Clone, Debug)]
+pub struct ClientRequestId(pub String);
+
+impl ClientRequestId {
+    /// The client's id, when well-formed.
+    pub fn parse(value: &HeaderValue) -> Option<Self> {
+        let value = value.to_str().ok()?;
+        let well_formed = (1..=MAX_CLIENT_REQUEST_ID).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        well_formed.then(|| Self(value.to_owned()))
+    }
+}
+
+/// Takes the client's `x-request-id` off the request, so that the next layer makes
+/// the service's own, and keeps a well-formed one as [`ClientRequestId`].
+async fn take_client_request_id(mut request: axum::extract::Request) -> axum::extract::Request {
+    let sent: Vec<HeaderValue> = request.headers().get_all(REQUEST_ID).iter().cloned().collect();
+    request.headers_mut().remove(REQUEST_ID);
+    // Several values are no one id: none is kept.
+    if let [value] = sent.as_slice()
+        && let Some(client) = ClientRequestId::parse(value)
+    {
+        request.extensions_mut().insert(client);
+    }
+    request
+}
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -97,6 +132,7 @@ pub fn router(state: AppState, metrics: Option<MetricsSource>, cors_origins: &[S
         .layer(CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(take_client_request_id))
 }
 
 /// `/metrics` alone, for `METRICS_ADDR`.
@@ -122,4 +158,26 @@ fn cors(origins: &[String]) -> CorsLayer {
         ])
         .expose_headers([REQUEST_ID])
         .max_age(Duration::from_secs(600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_request_id_is_kept_only_when_well_formed() {
+        let long = "a".repeat(MAX_CLIENT_REQUEST_ID);
+        for good in ["trace-123", "a", "00-4bf92f3577b34da6-01", "svc.name:42_x", long.as_str()] {
+            let parsed = ClientRequestId::parse(&HeaderValue::from_str(good).unwrap_or_else(|e| panic!("{e}")));
+            assert_eq!(parsed.map(|c| c.0).as_deref(), Some(good));
+        }
+        let too_long = "a".repeat(MAX_CLIENT_REQUEST_ID + 1);
+        for bad in ["", "<script>alert(1)</script>", "a b", "id\"quote", "caf\u{e9}", "x/y", too_long.as_str()] {
+            if let Ok(value) = HeaderValue::from_str(bad) {
+                assert!(ClientRequestId::parse(&value).is_none(), "{bad:?}");
+            }
+        }
+        let latin1 = HeaderValue::from_bytes(b"caf\xe9").unwrap_or_else(|e| panic!("{e}"));
+        assert!(ClientRequestId::parse(&latin1).is_none());
+    }
 }

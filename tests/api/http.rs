@@ -392,18 +392,25 @@ async fn health_never_needs_the_database_and_ready_checks_the_tables() {
 }
 
 #[tokio::test]
-async fn every_response_carries_a_request_id_and_honours_the_clients() {
+async fn every_response_carries_a_request_id_of_the_services_own_never_the_clients() {
     let app = spawn_app().await;
+    let id_of = |response: &reqwest::Response| response.headers()["x-request-id"].to_str().unwrap().to_owned();
     let response = app.post().json(&json!({ "query": "{ __typename }" })).send().await.unwrap();
-    assert!(!response.headers()["x-request-id"].is_empty());
-    let response = app
-        .post()
-        .header("x-request-id", "trace-123")
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["x-request-id"], "trace-123");
+    assert!(uuid::Uuid::parse_str(&id_of(&response)).is_ok(), "a UUID: {}", id_of(&response));
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .post()
+            .header("x-request-id", "trace-123")
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers().get_all("x-request-id").iter().count(), 1);
+        ids.push(id_of(&response));
+    }
+    assert!(ids.iter().all(|id| id != "trace-123" && uuid::Uuid::parse_str(id).is_ok()), "{ids:?}");
+    assert_ne!(ids[0], ids[1], "the same client id twice is two requests");
 }
 
 #[tokio::test]
@@ -411,17 +418,21 @@ async fn internal_errors_are_masked_with_the_request_id() {
     let app = spawn_app().await;
     let ada = app.create_user("Ada").await;
     app.execute("ALTER TABLE tasks RENAME COLUMN title TO secret_column_name", []).await;
+    let hostile = "<script>alert(1)</script>";
     let response = app
         .post()
         .header("cookie", ada.cookie())
-        .header("x-request-id", "req-42")
+        .header("x-request-id", hostile)
         .json(&json!({ "query": "{ tasks { nodes { title } } }" }))
         .send()
         .await
         .unwrap();
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&request_id).is_ok(), "the service's own id, not the client's: {request_id}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR");
-    assert_eq!(body["errors"][0]["extensions"]["requestId"], "req-42");
+    assert_eq!(body["errors"][0]["extensions"]["requestId"], request_id.as_str());
     let text = body.to_string();
-    assert!(text.contains("req-42") && !text.contains("secret_column_name") && !text.contains("SELECT"), "{text}");
+    assert!(text.contains(&request_id) && !text.contains("secret_column_name") && !text.contains("SELECT"), "{text}");
+    assert!(!text.contains("script"), "the client's id is never echoed: {text}");
 }

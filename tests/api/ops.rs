@@ -4,7 +4,6 @@
 use std::{
     net::TcpListener,
     path::PathBuf,
-    process::Stdio,
     time::{Duration, Instant},
 };
 
@@ -53,7 +52,7 @@ fn serve(database: &TestDatabase, extra: &[(&str, &str)]) -> Served {
         .env("HOST", "127.0.0.1")
         .env("LOG_FORMAT", "json")
         .envs(extra.iter().copied())
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -75,6 +74,11 @@ impl Served {
 
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What it wrote to standard output.
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(self.log.with_extension("out")).unwrap_or_default()
     }
 
     fn signal(&self, name: &str) {
@@ -134,7 +138,7 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_the_secret() {
     let lines: Vec<Value> = log
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["message"] == "request" && line["request.id"] == "log-probe")
+        .filter(|line| line["message"] == "request" && line["request.client_id"] == "log-probe")
         .collect();
     assert_eq!(lines.len(), 3, "one line per request: {log}");
     for line in &lines {
@@ -144,7 +148,60 @@ async fn logs_have_one_line_per_request_and_never_a_token_or_the_secret() {
         assert_eq!(line["graphql.operation"], "LogProbe");
         assert_eq!(line["user.id"], user.id.as_str(), "the user id may be logged");
         assert!(line["duration_ms"].as_f64().is_some());
+        assert!(uuid::Uuid::parse_str(line["request.id"].as_str().unwrap()).is_ok(), "the service's id: {line}");
     }
+    assert_ne!(lines[0]["request.id"], lines[1]["request.id"], "one client id, two requests, two ids");
+}
+
+#[tokio::test]
+async fn with_json_logs_every_line_on_stdout_and_stderr_is_json() {
+    let database = TestDatabase::new().await;
+    let mut served = serve(&database, &[]);
+    served.ready().await;
+    served.signal("TERM");
+    assert!(served.process.0.wait().unwrap().success());
+    let (stdout, stderr) = (served.stdout(), served.log());
+    for line in stdout.lines().chain(stderr.lines()) {
+        assert!(serde_json::from_str::<Value>(line).is_ok(), "not JSON: {line:?}");
+    }
+    let serving =
+        stderr.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|l| l["message"] == "serving");
+    let serving = serving.unwrap_or_else(|| panic!("no start-up event: {stderr}"));
+    assert_eq!(serving["url"], format!("http://127.0.0.1:{}/graphql", served.port), "{serving}");
+    assert_eq!(serving["database.host"], "127.0.0.1", "{serving}");
+}
+
+#[tokio::test]
+async fn a_hostile_client_request_id_reaches_neither_the_answer_nor_the_log() {
+    let database = TestDatabase::new().await;
+    let db = database.connect().await;
+    let user = insert_user(&db).await;
+    db.execute_unprepared("ALTER TABLE tasks RENAME COLUMN title TO hidden_title").await.unwrap();
+    let served = serve(&database, &[]);
+    served.ready().await;
+    let hostile = "<script>alert(1)</script>";
+    let response = reqwest::Client::new()
+        .post(served.url("/graphql"))
+        .header("authorization", format!("Bearer {}", user.token))
+        .header("x-request-id", hostile)
+        .json(&json!({ "query": "{ tasks { nodes { title } } }" }))
+        .send()
+        .await
+        .unwrap();
+    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "INTERNAL_SERVER_ERROR", "{body}");
+    assert!(!body.to_string().contains("script"), "{body}");
+    // Both lines are written before the answer is sent.
+    let log = served.log();
+    assert!(!log.contains("script"), "the hostile id reached the log: {log}");
+    let failed =
+        log.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|l| l["message"] == "request failed");
+    assert_eq!(
+        failed.unwrap_or_default()["request.id"],
+        request_id.as_str(),
+        "the cause is logged under the service's id"
+    );
 }
 
 #[tokio::test]
@@ -369,4 +426,29 @@ async fn the_dockerfile_and_fly_toml_agree_with_the_code() {
     assert_eq!(checks[0]["path"].as_str(), Some("/health"));
     app.execute("ALTER TABLE tasks RENAME TO t", []).await;
     assert_eq!(app.get("/health").await.status(), 200, "the health check never depends on the database");
+}
+
+#[tokio::test]
+async fn junk_operation_names_without_a_session_take_no_label_from_a_signed_in_one() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let junk = random_id();
+    for n in 0..205 {
+        app.graphql(None, &format!("query Junk{junk}{n} {{ me {{ id }} }}"), json!({})).await;
+    }
+    app.graphql(None, &format!("query Invalid{junk} {{ nope }}"), json!({})).await;
+    app.graphql(Some(&ada), &format!("query Invalid{junk}Signed {{ nope }}"), json!({})).await;
+    // Named apart from other tests' operations: the recorder is the process's.
+    let real = format!("TasksPage_{}", random_id());
+    let body = app.graphql(Some(&ada), &format!("query {real} {{ tasks {{ totalCount }} }}"), json!({})).await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let counted = |operation: &str| {
+        text.lines()
+            .any(|l| l.starts_with("graphql_operations_total") && l.contains(&format!("operation=\"{operation}\"")))
+    };
+    assert!(counted(&real), "{text}");
+    assert!(counted("unauthenticated") && counted("invalid"), "{text}");
+    assert!(!text.contains(&junk), "a name from an unauthenticated or invalid request got a label");
 }

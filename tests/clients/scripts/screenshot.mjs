@@ -18,7 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), 'todo-graphql-screenshot-'));
 const port = 18000 + Math.floor(Math.random() * 2000);
 const service = spawn(binaryPath(), [], {
   cwd: dir,
-  env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1' },
+  // Pretty logs: the banner, with the demo token, goes to stdout only then.
+  env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', LOG_FORMAT: 'pretty' },
   stdio: ['ignore', 'pipe', 'ignore'],
 });
 try {
