@@ -79,20 +79,14 @@ impl<'s> Exchange<'s> {
         Ok(())
     }
 
-    /// Executes a resolved operation before the deadline.
+    /// Executes a resolved operation within the deadline.
     pub async fn execute(&self, mut request: Request) -> Executed {
         let started = Instant::now();
-        let name = selected_operation(&mut request).and_then(|(name, _)| name);
-        let label = self.state.operation_names.label(name.as_deref());
+        let (name, operation) = selected_operation(&mut request).unzip();
+        let label = self.state.operation_names.label(name.flatten().as_deref());
         let request = request.data(self.viewer.clone()).data(graphql::owner_loader(&self.state.db));
-        let execution = self.state.schema.execute(request);
-        let response = match tokio::time::timeout_at(self.deadline, execution).await {
-            Ok(response) => response,
-            Err(_) => GqlResponse::from_errors(vec![with_code(
-                ServerError::new("the request took too long and was stopped; try again", None),
-                code::SERVICE_UNAVAILABLE,
-            )]),
-        };
+        // A query is cut at the deadline; a mutation never half-way (see `execute_within`).
+        let response = graphql::execute_within(&self.state.schema, request, operation, self.deadline).await;
         self.finish(response, label, started)
     }
 

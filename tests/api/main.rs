@@ -7,6 +7,7 @@ pub const BACKEND: todo_graphql::config::Backend = todo_graphql::config::Backend
 
 mod auth;
 mod cli;
+mod deadline;
 mod helpers;
 mod http;
 mod migrations;
@@ -16,4 +17,5 @@ mod pagination;
 mod pg_only;
 mod postgres;
 mod queries;
+mod retries;
 mod schema;
