@@ -194,12 +194,22 @@ impl UpdateTaskInput {
     }
 }
 
-/// A task id: a UUID.
+/// A task id: a UUID in the one form the service writes it, 36 characters,
+/// hyphenated, lowercase. `{…}`, `urn:uuid:…`, 32 bare hex digits and uppercase
+/// are refused rather than normalised, so each task has exactly one id string: a
+/// client cache keyed by the id (Apollo's is) can never hold a task twice, and
+/// `deleteTask` answers exactly the id it was given.
 ///
 /// # Errors
 /// Anything else.
 pub fn task_id(id: &ID) -> AppResult<Uuid> {
-    Uuid::parse_str(id.as_str()).map_err(|_| AppError::bad_input("id", "id must be a UUID"))
+    let refused = || AppError::bad_input("id", "id must be a UUID in lowercase hyphenated form (36 characters)");
+    let uuid = Uuid::try_parse(id.as_str()).map_err(|_| refused())?;
+    let mut canonical = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    if uuid.hyphenated().encode_lower(&mut canonical) != id.as_str() {
+        return Err(refused());
+    }
+    Ok(uuid)
 }
 
 fn title(text: &str) -> AppResult<String> {
@@ -270,9 +280,25 @@ mod tests {
     }
 
     #[test]
-    fn ids_must_be_uuids() {
-        assert_eq!(field_of(task_id(&ID::from("42"))), "id");
+    fn ids_must_be_uuids_in_their_canonical_form() {
+        let canonical = "0190a5e4-0000-7abc-8def-0123456789ab";
+        assert_eq!(task_id(&ID::from(canonical)).unwrap().to_string(), canonical);
         assert!(task_id(&ID::from(Uuid::nil().to_string())).is_ok());
+        for bad in [
+            "42",
+            "",
+            "{0190a5e4-0000-7abc-8def-0123456789ab}",
+            "urn:uuid:0190a5e4-0000-7abc-8def-0123456789ab",
+            "0190a5e400007abc8def0123456789ab",
+            "0190A5E4-0000-7ABC-8DEF-0123456789AB",
+            "0190a5e4-0000-7abc-8def-0123456789aB",
+            " 0190a5e4-0000-7abc-8def-0123456789ab",
+            "0190a5e4-0000-7abc-8def-0123456789ab ",
+            "0190a5e4-0000-7abc-8def-0123456789abc",
+            "0190a5e40-000-7abc-8def-0123456789ab",
+        ] {
+            assert_eq!(field_of(task_id(&ID::from(bad))), "id", "{bad:?}");
+        }
     }
 
     #[test]

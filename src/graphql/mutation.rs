@@ -59,7 +59,7 @@ impl MutationRoot {
             .ok_or(AppError::NotFound)
     }
 
-    /// Deletes a task and returns its id.
+    /// Deletes a task and returns its id, as given (ids are accepted only in the form the service writes them).
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
         let user = context::signed_in(ctx).await?;
         let uuid = task_id(&id)?;

@@ -1,4 +1,5 @@
-//! Retry-safe creates (`clientMutationId`).
+//! Retry-safe creates (`clientMutationId`) and ids accepted only in the one form
+//! the service writes them.
 
 use serde_json::{Value, json};
 
@@ -129,4 +130,32 @@ async fn keys_are_kept_two_days_then_expire_and_are_purged() {
     create(&app, &ada, json!({ "title": "t", "clientMutationId": "fresh" })).await;
     let left: i64 = app.scalar("SELECT count(*) FROM task_creations", []).await;
     assert_eq!(left, 2, "only the two live keys remain");
+}
+
+/// The other spellings of `id` that a UUID parser would take.
+fn other_forms(id: &str) -> [String; 4] {
+    [format!("{{{id}}}"), format!("urn:uuid:{id}"), id.replace('-', ""), id.to_uppercase()]
+}
+
+#[tokio::test]
+async fn only_the_canonical_id_form_is_accepted_by_every_field_taking_an_id() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let task = app.create_task(&ada, "keep").await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    let before = app.task_row(&task["id"]).await;
+    for form in other_forms(&id) {
+        for query in [
+            "query($id: ID!) { task(id: $id) { id } }",
+            "mutation($id: ID!) { updateTask(id: $id, input: { title: \"x\" }) { id } }",
+            "mutation($id: ID!) { toggleTask(id: $id) { id } }",
+            "mutation($id: ID!) { deleteTask(id: $id) }",
+        ] {
+            let body = app.graphql(Some(&ada), query, json!({ "id": form })).await;
+            assert_eq!((error_code(&body), error_field(&body)), ("BAD_USER_INPUT", "id"), "{query} {form}: {body}");
+        }
+    }
+    assert_eq!(app.task_row(&task["id"]).await, before, "nothing changed");
+    let body = app.graphql(Some(&ada), "mutation($id: ID!) { deleteTask(id: $id) }", json!({ "id": id })).await;
+    assert_eq!(body["data"]["deleteTask"], id.as_str(), "the id exactly as sent and as served");
 }
