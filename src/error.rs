@@ -49,7 +49,8 @@ pub enum AppError {
     },
     /// `NOT_FOUND`: no such task, or it belongs to someone else.
     NotFound,
-    /// `SERVICE_UNAVAILABLE`: the database did not answer in time.
+    /// `SERVICE_UNAVAILABLE`: the database did not answer in time, or stopped a
+    /// write at `statement_timeout`; nothing was written.
     Unavailable(Arc<DbErr>),
     /// `INTERNAL_SERVER_ERROR`: a bug or an unexpected database error.
     Internal(Arc<anyhow::Error>),
@@ -89,15 +90,21 @@ impl AppError {
     }
 }
 
+/// Unreachable, or stopped by `statement_timeout` (which rolled the write back):
+/// either way nothing was written and a retry is safe.
+fn retryable(err: &DbErr) -> bool {
+    crate::db::is_unreachable(err) || crate::db::stopped_by_timeout(err)
+}
+
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        if crate::db::is_unreachable(&err) { Self::Unavailable(Arc::new(err)) } else { Self::internal(err) }
+        if retryable(&err) { Self::Unavailable(Arc::new(err)) } else { Self::internal(err) }
     }
 }
 
 impl From<Arc<DbErr>> for AppError {
     fn from(err: Arc<DbErr>) -> Self {
-        if crate::db::is_unreachable(&err) { Self::Unavailable(err) } else { Self::internal(anyhow::anyhow!("{err}")) }
+        if retryable(&err) { Self::Unavailable(err) } else { Self::internal(anyhow::anyhow!("{err}")) }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Schema migrations for the service's own table, `tasks`.
+//! Schema migrations for the service's own tables, `tasks` and `task_creations`.
 //!
 //! The first migration adopts a `tasks` table that the earlier FastAPI backend
 //! created (same columns, rows in it) instead of failing on it; later ones only add
@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_create_tasks;
 mod m20260101_000002_index_tasks_by_user_and_creation;
+mod m20261130_134454_create_task_creations;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_create_tasks::Migration),
             Box::new(m20260101_000002_index_tasks_by_user_and_creation::Migration),
+            Box::new(m20261130_134454_create_task_creations::Migration),
         ]
     }
 

@@ -62,8 +62,12 @@ pub struct Limits {
     pub max_batch: usize,
     /// Largest body in bytes (`MAX_BODY_BYTES`).
     pub max_body_bytes: usize,
-    /// Longest run of one request (`REQUEST_TIMEOUT_SECS`).
+    /// Longest run of one request (`REQUEST_TIMEOUT_SECS`). A mutation already
+    /// started is not cut at it: see `statement_timeout`.
     pub request_timeout: Duration,
+    /// Longest run of one write statement (`STATEMENT_TIMEOUT_MS`), enforced by
+    /// PostgreSQL per transaction; a statement it stops rolled back.
+    pub statement_timeout: Duration,
     /// Largest page of `tasks` (`MAX_PAGE_SIZE`).
     pub max_page_size: u64,
     /// Bytes of parsed documents kept for persisted queries and repeats (`APQ_CACHE_BYTES`).
@@ -88,6 +92,7 @@ impl Default for Limits {
             max_batch: 10,
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(5),
             max_page_size: 100,
             apq_cache_bytes: 8 * 1024 * 1024,
             apq_max_document_bytes: 64 * 1024,
@@ -218,6 +223,7 @@ impl Config {
             None if database.backend() == Backend::Sqlite => IpAddr::from([127, 0, 0, 1]),
             None => IpAddr::from([0, 0, 0, 0]),
         };
+        let request_timeout = seconds("REQUEST_TIMEOUT_SECS", &settings.request_timeout_secs, 1..=3600)?;
         Ok(Self {
             database,
             better_auth_secret,
@@ -251,7 +257,8 @@ impl Config {
                 )?,
                 max_batch: number("MAX_BATCH", &settings.max_batch, 1..=1000)?,
                 max_body_bytes: number("MAX_BODY_BYTES", &settings.max_body_bytes, 1024..=1024 * 1024 * 1024)?,
-                request_timeout: seconds("REQUEST_TIMEOUT_SECS", &settings.request_timeout_secs, 1..=3600)?,
+                request_timeout,
+                statement_timeout: statement_timeout(&settings.statement_timeout_ms, request_timeout)?,
                 max_page_size: number("MAX_PAGE_SIZE", &settings.max_page_size, 1..=10_000)?,
                 apq_cache_bytes: number("APQ_CACHE_BYTES", &settings.apq_cache_bytes, 0..=1024 * 1024 * 1024)?,
                 apq_max_document_bytes: number(
@@ -306,6 +313,20 @@ where
 
 fn seconds(setting: &'static str, value: &str, range: std::ops::RangeInclusive<u64>) -> Result<Duration, ConfigError> {
     number(setting, value, range).map(Duration::from_secs)
+}
+
+/// Below the request time limit, so that a write stopped by it still answers
+/// within about the limit.
+fn statement_timeout(value: &str, request_timeout: Duration) -> Result<Duration, ConfigError> {
+    const NAME: &str = "STATEMENT_TIMEOUT_MS";
+    let timeout = number(NAME, value, 100..=3_600_000).map(Duration::from_millis)?;
+    if timeout >= request_timeout {
+        return Err(error(
+            NAME,
+            format!("must be below REQUEST_TIMEOUT_SECS ({} s), got {value:?}", request_timeout.as_secs()),
+        ));
+    }
+    Ok(timeout)
 }
 
 fn boolean(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -364,6 +385,7 @@ mod tests {
             max_batch: "10".into(),
             max_body_bytes: "1048576".into(),
             request_timeout_secs: "10".into(),
+            statement_timeout_ms: "5000".into(),
             max_page_size: "100".into(),
             apq_cache_bytes: "8388608".into(),
             apq_max_document_bytes: "65536".into(),
@@ -397,7 +419,7 @@ mod tests {
     #[test]
     fn each_bad_setting_is_named() {
         type Spoil = fn(&mut Settings);
-        let cases: [(&str, Spoil); 12] = [
+        let cases: [(&str, Spoil); 15] = [
             ("DATABASE_URL", |s| {
                 s.database_url = None;
                 s.allow_embedded = "false".into();
@@ -413,6 +435,12 @@ mod tests {
             ("METRICS_ADDR", |s| s.metrics_addr = Some("9091".into())),
             ("RATE_LIMIT_IP_BURST", |s| s.rate_limit_ip_burst = "0".into()),
             ("CLIENT_IP_HEADER", |s| s.client_ip_header = Some("fly client ip".into())),
+            ("STATEMENT_TIMEOUT_MS", |s| s.statement_timeout_ms = "10000".into()),
+            ("STATEMENT_TIMEOUT_MS", |s| s.statement_timeout_ms = "99".into()),
+            ("STATEMENT_TIMEOUT_MS", |s| {
+                s.request_timeout_secs = "2".into();
+                s.statement_timeout_ms = "2500".into();
+            }),
         ];
         for (setting, spoil) in cases {
             let mut raw = settings();

@@ -1,12 +1,14 @@
 //! The database: connecting, migrating, and the SQL of each domain.
 //!
-//! Nothing here knows about GraphQL. [`task`] owns every statement on `tasks`;
-//! [`user`] only ever reads Better Auth's tables.
+//! Nothing here knows about GraphQL. [`task`] owns every statement on `tasks`
+//! (and `task_creations`), each write through a [`Writer`]; [`user`] only ever
+//! reads Better Auth's tables.
 
 pub mod embedded;
 pub mod seed;
 pub mod task;
 pub mod user;
+mod write;
 
 use std::{
     sync::{
@@ -22,6 +24,8 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use secrecy::ExposeSecret;
 
 use crate::config::{Backend, DatabaseConfig};
+
+pub use write::{Writer, stopped_by_timeout};
 
 /// The key of the PostgreSQL advisory lock held while migrating, so that instances
 /// starting together apply each migration once. ("todo-gql" in ASCII.)
@@ -188,9 +192,9 @@ async fn migrate_locked(db: &DatabaseConnection) -> anyhow::Result<usize> {
 /// mode has only the two Better Auth tables it makes itself.
 pub fn required_tables(backend: DbBackend) -> &'static [&'static str] {
     if backend == DbBackend::Sqlite {
-        &["user", "session", "tasks"]
+        &["user", "session", "tasks", "task_creations"]
     } else {
-        &["user", "session", "account", "verification", "tasks"]
+        &["user", "session", "account", "verification", "tasks", "task_creations"]
     }
 }
 

@@ -1,4 +1,4 @@
-//! What resolvers take from the context: the pool, the signed-in user.
+//! What resolvers take from the context: the pool, the writer, the signed-in user.
 
 use async_graphql::Context;
 use entity::user;
@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 use super::OwnerLoader;
 use crate::{
     auth::Viewer,
+    db,
     error::{AppError, AppResult},
 };
 
@@ -21,6 +22,14 @@ pub fn missing(err: async_graphql::Error) -> AppError {
 /// Internal, when the schema was built without one.
 pub fn db<'a>(ctx: &Context<'a>) -> AppResult<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>().map_err(missing)
+}
+
+/// The pool, for writes: each in a transaction bounded by `statement_timeout`.
+///
+/// # Errors
+/// Internal, when the schema was built without one.
+pub fn writer<'a>(ctx: &Context<'a>) -> AppResult<&'a db::Writer> {
+    ctx.data::<db::Writer>().map_err(missing)
 }
 
 /// The signed-in user, or `None`.

@@ -7,7 +7,7 @@ use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
 use uuid::Uuid;
 
 use crate::{
-    db::task::{Changes, Filter, NewTask, Sort, SortField, Status},
+    db::task::{Changes, CreationKey, Filter, KEY_MAX, NewTask, Sort, SortField, Status},
     error::{AppError, AppResult},
 };
 
@@ -81,6 +81,12 @@ pub struct CreateTaskInput {
     /// Done already; `false` when omitted or null.
     #[graphql(default_with = "Some(false)")]
     pub completed: Option<bool>,
+    /// Makes the create safe to retry: a key the client chooses (1 to 64 printable
+    /// ASCII characters, no spaces; a fresh UUID is a good one). The same key again
+    /// from the same user, within at least 24 hours, creates nothing and answers the
+    /// task the first request created; with other input it is refused
+    /// (`BAD_USER_INPUT`), and when that task was since deleted it answers `NOT_FOUND`.
+    pub client_mutation_id: Option<String>,
 }
 
 /// Changes to a task: an omitted field is left as it is; `description: null` clears it.
@@ -137,16 +143,28 @@ impl From<Option<TaskOrder>> for Sort {
 }
 
 impl CreateTaskInput {
-    /// The db layer's new task.
+    /// The db layer's new task, and the client's key when it sent one.
     ///
     /// # Errors
-    /// A bad title or description.
-    pub fn validate(self) -> AppResult<NewTask> {
-        Ok(NewTask {
+    /// A bad title, description or key.
+    pub fn validate(self) -> AppResult<(NewTask, Option<CreationKey>)> {
+        let key = self
+            .client_mutation_id
+            .map(|key| {
+                CreationKey::parse(&key).ok_or_else(|| {
+                    AppError::bad_input(
+                        "clientMutationId",
+                        format!("clientMutationId must be 1 to {KEY_MAX} printable ASCII characters without spaces"),
+                    )
+                })
+            })
+            .transpose()?;
+        let new = NewTask {
             title: title(&self.title)?,
             description: self.description.map(description).transpose()?,
             completed: self.completed.unwrap_or(false),
-        })
+        };
+        Ok((new, key))
     }
 }
 
@@ -176,12 +194,22 @@ impl UpdateTaskInput {
     }
 }
 
-/// A task id: a UUID.
+/// A task id: a UUID in the one form the service writes it, 36 characters,
+/// hyphenated, lowercase. `{…}`, `urn:uuid:…`, 32 bare hex digits and uppercase
+/// are refused rather than normalised, so each task has exactly one id string: a
+/// client cache keyed by the id (Apollo's is) can never hold a task twice, and
+/// `deleteTask` answers exactly the id it was given.
 ///
 /// # Errors
 /// Anything else.
 pub fn task_id(id: &ID) -> AppResult<Uuid> {
-    Uuid::parse_str(id.as_str()).map_err(|_| AppError::bad_input("id", "id must be a UUID"))
+    let refused = || AppError::bad_input("id", "id must be a UUID in lowercase hyphenated form (36 characters)");
+    let uuid = Uuid::try_parse(id.as_str()).map_err(|_| refused())?;
+    let mut canonical = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    if uuid.hyphenated().encode_lower(&mut canonical) != id.as_str() {
+        return Err(refused());
+    }
+    Ok(uuid)
 }
 
 fn title(text: &str) -> AppResult<String> {
@@ -252,8 +280,38 @@ mod tests {
     }
 
     #[test]
-    fn ids_must_be_uuids() {
-        assert_eq!(field_of(task_id(&ID::from("42"))), "id");
+    fn ids_must_be_uuids_in_their_canonical_form() {
+        let canonical = "0190a5e4-0000-7abc-8def-0123456789ab";
+        assert_eq!(task_id(&ID::from(canonical)).unwrap().to_string(), canonical);
         assert!(task_id(&ID::from(Uuid::nil().to_string())).is_ok());
+        for bad in [
+            "42",
+            "",
+            "{0190a5e4-0000-7abc-8def-0123456789ab}",
+            "urn:uuid:0190a5e4-0000-7abc-8def-0123456789ab",
+            "0190a5e400007abc8def0123456789ab",
+            "0190A5E4-0000-7ABC-8DEF-0123456789AB",
+            "0190a5e4-0000-7abc-8def-0123456789aB",
+            " 0190a5e4-0000-7abc-8def-0123456789ab",
+            "0190a5e4-0000-7abc-8def-0123456789ab ",
+            "0190a5e4-0000-7abc-8def-0123456789abc",
+            "0190a5e40-000-7abc-8def-0123456789ab",
+        ] {
+            assert_eq!(field_of(task_id(&ID::from(bad))), "id", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_client_mutation_id_is_checked_before_anything_is_written() {
+        let input = |key: &str| CreateTaskInput {
+            title: "t".into(),
+            description: None,
+            completed: None,
+            client_mutation_id: Some(key.into()),
+        };
+        assert_eq!(input("k-1").validate().unwrap().1.map(|k| k.as_str().to_owned()).as_deref(), Some("k-1"));
+        for bad in ["", " ", &"k".repeat(65), "ключ", "a b"] {
+            assert_eq!(field_of(input(bad).validate()), "clientMutationId", "{bad:?}");
+        }
     }
 }

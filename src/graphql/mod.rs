@@ -1,11 +1,13 @@
 //! The GraphQL schema: roots, output and input types, and what every request
-//! shares (the pool, the cursor key, the limits, the owner loader).
+//! shares (the pool and its writer, the cursor key, the limits, the owner loader),
+//! and how the request deadline applies to it ([`execute_within`]).
 //!
 //! Resolvers stay slim: validate input into a db type, call one `db::` function,
 //! map the result to an output type. No SQL is built here.
 
 mod context;
 pub mod cursor;
+mod deadline;
 pub mod documents;
 pub mod input;
 pub mod limits;
@@ -22,10 +24,11 @@ use async_graphql::{
 };
 use sea_orm::DatabaseConnection;
 
+pub use deadline::execute as execute_within;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 
-use crate::config::Limits;
+use crate::{config::Limits, db::Writer};
 
 /// The served schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -37,10 +40,12 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
 /// The schema with everything a request needs.
 pub fn build(db: DatabaseConnection, cursor_secret: &str, limits: &Limits) -> AppSchema {
     builder()
+        .data(Writer::new(db.clone(), limits.statement_timeout))
         .data(db)
         .data(cursor::CursorCodec::new(cursor_secret))
         .data(limits.clone())
         .extension(validation::ValidationFactory { max_complexity: limits.max_complexity })
+        .extension(deadline::DeadlineFactory)
         .finish()
 }
 

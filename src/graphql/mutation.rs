@@ -9,7 +9,7 @@ use super::{
     types::Task,
 };
 use crate::{
-    db,
+    db::{self, task::Creation},
     error::{AppError, AppResult},
 };
 
@@ -19,11 +19,23 @@ pub struct MutationRoot;
 
 #[Object(name = "Mutation")]
 impl MutationRoot {
-    /// Creates a task owned by the signed-in user.
+    /// Creates a task owned by the signed-in user. With `input.clientMutationId` it
+    /// is safe to retry: the same key again answers the task the first call created.
     async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> AppResult<Task> {
         let user = context::signed_in(ctx).await?;
-        let new = input.validate()?;
-        Ok(db::task::create(context::db(ctx)?, &user.id, new, Utc::now()).await?.into())
+        let (new, key) = input.validate()?;
+        let db = context::writer(ctx)?;
+        let Some(key) = key else {
+            return Ok(db::task::create(db, &user.id, new, Utc::now()).await?.into());
+        };
+        match db::task::create_once(db, &user.id, &key, new, Utc::now()).await? {
+            Creation::Task(task) => Ok(task.into()),
+            Creation::KeyReused => Err(AppError::bad_input(
+                "clientMutationId",
+                "this clientMutationId was already used with different input; choose a new one",
+            )),
+            Creation::TaskDeleted => Err(AppError::NotFound),
+        }
     }
 
     /// Changes the given fields of a task; an omitted field is left as it is, description: null clears it.
@@ -31,7 +43,7 @@ impl MutationRoot {
         let user = context::signed_in(ctx).await?;
         let id = task_id(&id)?;
         let changes = input.validate()?;
-        db::task::update(context::db(ctx)?, &user.id, id, changes, Utc::now())
+        db::task::update(context::writer(ctx)?, &user.id, id, changes, Utc::now())
             .await?
             .map(Task::from)
             .ok_or(AppError::NotFound)
@@ -41,14 +53,17 @@ impl MutationRoot {
     async fn toggle_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
         let user = context::signed_in(ctx).await?;
         let id = task_id(&id)?;
-        db::task::toggle(context::db(ctx)?, &user.id, id, Utc::now()).await?.map(Task::from).ok_or(AppError::NotFound)
+        db::task::toggle(context::writer(ctx)?, &user.id, id, Utc::now())
+            .await?
+            .map(Task::from)
+            .ok_or(AppError::NotFound)
     }
 
-    /// Deletes a task and returns its id.
+    /// Deletes a task and returns its id, as given (ids are accepted only in the form the service writes them).
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
         let user = context::signed_in(ctx).await?;
         let uuid = task_id(&id)?;
-        if db::task::delete(context::db(ctx)?, &user.id, uuid).await? {
+        if db::task::delete(context::writer(ctx)?, &user.id, uuid).await? {
             Ok(ID(uuid.to_string()))
         } else {
             Err(AppError::NotFound)
@@ -58,7 +73,7 @@ impl MutationRoot {
     /// Deletes all completed tasks of the signed-in user and returns how many were deleted.
     async fn clear_completed_tasks(&self, ctx: &Context<'_>) -> AppResult<i32> {
         let user = context::signed_in(ctx).await?;
-        let deleted = db::task::delete_completed(context::db(ctx)?, &user.id).await?;
+        let deleted = db::task::delete_completed(context::writer(ctx)?, &user.id).await?;
         Ok(i32::try_from(deleted).unwrap_or(i32::MAX))
     }
 }

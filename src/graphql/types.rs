@@ -52,7 +52,7 @@ impl From<tasks::Model> for Task {
 
 #[Object]
 impl Task {
-    /// A UUID.
+    /// A UUID, lowercase and hyphenated: the only form `id` arguments accept.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }

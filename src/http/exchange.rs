@@ -127,17 +127,12 @@ impl<'s> Exchange<'s> {
     pub async fn execute(&self, mut request: Request, document: &Document) -> Executed {
         let started = Instant::now();
         request.set_parsed_query(document.parsed.clone());
-        let name = selected_operation(&document.parsed, request.operation_name.as_deref()).and_then(|(name, _)| name);
+        let (name, operation) = selected_operation(&document.parsed, request.operation_name.as_deref()).unzip();
+        let name = name.flatten();
         let request =
             request.data(self.viewer.clone()).data(self.budget.clone()).data(graphql::owner_loader(&self.state.db));
-        let execution = self.state.schema.execute(request);
-        let response = match tokio::time::timeout_at(self.deadline, execution).await {
-            Ok(response) => response,
-            Err(_) => GqlResponse::from_errors(vec![with_code(
-                ServerError::new("the request took too long and was stopped; try again", None),
-                code::SERVICE_UNAVAILABLE,
-            )]),
-        };
+        // A query is cut at the deadline; a mutation never half-way (see `execute_within`).
+        let response = graphql::execute_within(&self.state.schema, request, operation, self.deadline).await;
         // Decided after execution: only then is it known who asked and whether the
         // document was valid, and only those two make a name worth a label.
         let labelling = monitoring::Labelling {

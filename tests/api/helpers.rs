@@ -121,11 +121,12 @@ async fn create_template(base: &url::Url) -> String {
     name
 }
 
-fn migration_sources() -> [&'static str; 3] {
+fn migration_sources() -> [&'static str; 4] {
     [
         include_str!("../../migration/src/lib.rs"),
         include_str!("../../migration/src/m20260101_000001_create_tasks.rs"),
         include_str!("../../migration/src/m20260101_000002_index_tasks_by_user_and_creation.rs"),
+        include_str!("../../migration/src/m20261130_134454_create_task_creations.rs"),
     ]
 }
 
@@ -159,7 +160,9 @@ impl TestDatabase {
     pub async fn better_auth_only() -> Self {
         let database = Self::new().await;
         let db = database.connect().await;
-        db.execute_unprepared("DROP TABLE tasks; DROP TABLE todo_graphql_migrations;").await.unwrap();
+        db.execute_unprepared("DROP TABLE tasks; DROP TABLE task_creations; DROP TABLE todo_graphql_migrations;")
+            .await
+            .unwrap();
         db.close().await.unwrap();
         database
     }

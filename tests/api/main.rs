@@ -8,6 +8,7 @@ pub const BACKEND: todo_graphql::config::Backend = todo_graphql::config::Backend
 mod auth;
 mod cli;
 mod connections;
+mod deadline;
 mod helpers;
 mod http;
 mod migrations;
@@ -17,4 +18,5 @@ mod pagination;
 mod pg_only;
 mod postgres;
 mod queries;
+mod retries;
 mod schema;

@@ -22,5 +22,7 @@ mod pagination;
 mod postgres;
 #[path = "../api/queries.rs"]
 mod queries;
+#[path = "../api/retries.rs"]
+mod retries;
 #[path = "../api/schema.rs"]
 mod schema;

@@ -1,20 +1,22 @@
-//! Every statement on `tasks`. Each function is scoped to one user: there is no way
-//! to reach a task without naming its owner.
+//! Every statement on `tasks` (and `task_creations`). Each function is scoped to
+//! one user: there is no way to reach a task without naming its owner. Writes are
+//! in [`write`] and [`creation`], each in a transaction of a [`Writer`](super::Writer).
 
-use chrono::{DateTime, SubsecRound, Utc};
-use entity::tasks::{self, Column, Entity, Model};
+use entity::tasks::{Column, Entity, Model};
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, ExprTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait, UpdateMany,
-    sea_query::{Expr, Func, LikeExpr, SimpleExpr, extension::postgres::PgExpr},
+    PaginatorTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, LikeExpr, extension::postgres::PgExpr},
 };
 use uuid::Uuid;
 
+mod creation;
 mod page;
+mod write;
 
+pub use creation::{Creation, CreationKey, KEY_MAX, RETENTION, create_once};
 pub use page::{Key, KeyValue, Page, Sort, SortField, Window, page};
+pub use write::{Changes, NewTask, create, delete, delete_completed, toggle, update};
 
 /// Which tasks by completion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,155 +79,6 @@ pub async fn stats(db: &DatabaseConnection, user_id: &str) -> Result<Stats, DbEr
 /// When the database fails.
 pub async fn find(db: &impl ConnectionTrait, user_id: &str, id: Uuid) -> Result<Option<Model>, DbErr> {
     Entity::find().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id)).one(db).await
-}
-
-/// A task to create, already validated.
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    /// Trimmed title.
-    pub title: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Done already.
-    pub completed: bool,
-}
-
-/// Inserts a task (one statement) and returns it as stored.
-///
-/// # Errors
-/// When the database fails.
-pub async fn create(db: &DatabaseConnection, user_id: &str, new: NewTask, now: DateTime<Utc>) -> Result<Model, DbErr> {
-    let now = now.trunc_subsecs(3);
-    tasks::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        title: Set(new.title),
-        description: Set(new.description),
-        completed: Set(new.completed),
-        user_id: Set(user_id.to_owned()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await
-}
-
-/// Changes to a task, already validated; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct Changes {
-    /// New trimmed title.
-    pub title: Option<String>,
-    /// New description; `Some(None)` clears it.
-    pub description: Option<Option<String>>,
-    /// New completion.
-    pub completed: Option<bool>,
-}
-
-impl Changes {
-    /// Whether nothing would change.
-    pub fn is_empty(&self) -> bool {
-        self.title.is_none() && self.description.is_none() && self.completed.is_none()
-    }
-}
-
-/// Applies `changes`; `None` when the user has no such task. With no changes at
-/// all the task is returned as it is, `updated_at` untouched.
-///
-/// # Errors
-/// When the database fails.
-pub async fn update(
-    db: &DatabaseConnection,
-    user_id: &str,
-    id: Uuid,
-    changes: Changes,
-    now: DateTime<Utc>,
-) -> Result<Option<Model>, DbErr> {
-    if changes.is_empty() {
-        return find(db, user_id, id).await;
-    }
-    change(db, user_id, id, now, |mut update| {
-        if let Some(title) = changes.title {
-            update = update.col_expr(Column::Title, Expr::val(title));
-        }
-        if let Some(description) = changes.description {
-            update = update.col_expr(Column::Description, Expr::val(description));
-        }
-        if let Some(completed) = changes.completed {
-            update = update.col_expr(Column::Completed, Expr::val(completed));
-        }
-        update
-    })
-    .await
-}
-
-/// Flips `completed` without reading it first, so concurrent toggles never lose
-/// one; `None` when the user has no such task.
-///
-/// # Errors
-/// When the database fails.
-pub async fn toggle(
-    db: &DatabaseConnection,
-    user_id: &str,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<Option<Model>, DbErr> {
-    change(db, user_id, id, now, |update| update.col_expr(Column::Completed, Expr::col(Column::Completed).not())).await
-}
-
-/// Runs `set` on the user's task `id` and moves `updated_at` forward.
-///
-/// On PostgreSQL that is one UPDATE … RETURNING: concurrent changes serialise on
-/// the row lock. On SQLite (one pooled connection, so nothing interleaves with the
-/// transaction) the new `updated_at` is computed from the stored one.
-async fn change(
-    db: &DatabaseConnection,
-    user_id: &str,
-    id: Uuid,
-    now: DateTime<Utc>,
-    set: impl FnOnce(UpdateMany<Entity>) -> UpdateMany<Entity>,
-) -> Result<Option<Model>, DbErr> {
-    let scoped = Entity::update_many().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id));
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return Ok(set(scoped.col_expr(Column::UpdatedAt, moved_forward(now))).exec_with_returning(db).await?.pop());
-    }
-    let transaction = db.begin().await?;
-    let Some(current) = find(&transaction, user_id, id).await? else {
-        return Ok(None);
-    };
-    let updated_at = std::cmp::max(now.trunc_subsecs(3), current.updated_at + chrono::Duration::milliseconds(1));
-    let changed =
-        set(scoped.col_expr(Column::UpdatedAt, Expr::val(updated_at))).exec_with_returning(&transaction).await?;
-    transaction.commit().await?;
-    Ok(changed.into_iter().next())
-}
-
-/// Deletes the user's task; whether there was one.
-///
-/// # Errors
-/// When the database fails.
-pub async fn delete(db: &DatabaseConnection, user_id: &str, id: Uuid) -> Result<bool, DbErr> {
-    let result = Entity::delete_many().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id)).exec(db).await?;
-    Ok(result.rows_affected > 0)
-}
-
-/// Deletes the user's completed tasks; how many.
-///
-/// # Errors
-/// When the database fails.
-pub async fn delete_completed(db: &DatabaseConnection, user_id: &str) -> Result<u64, DbErr> {
-    let result =
-        Entity::delete_many().filter(Column::UserId.eq(user_id)).filter(Column::Completed.eq(true)).exec(db).await?;
-    Ok(result.rows_affected)
-}
-
-/// PostgreSQL: `now` (to the millisecond, as served), or a millisecond past the
-/// stored value when that is not earlier: `updatedAt` moves forward on every change even when two land
-/// in the same millisecond or another instance's clock is ahead.
-fn moved_forward(now: DateTime<Utc>) -> SimpleExpr {
-    Func::greatest([
-        Expr::val(now.trunc_subsecs(3)),
-        Expr::col(Column::UpdatedAt).add(Expr::cust("interval '1 millisecond'")),
-    ])
-    .into()
 }
 
 fn filter_condition(backend: DbBackend, user_id: &str, filter: &Filter) -> Condition {
