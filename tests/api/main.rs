@@ -14,6 +14,7 @@ mod mutations;
 mod ops;
 mod pagination;
 mod pg_only;
+mod pooler;
 mod postgres;
 mod queries;
 mod schema;
