@@ -51,6 +51,11 @@ pub struct Settings {
     /// file, `todo-graphql.db`, when not set.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
+    /// Neon's direct (non-pooled) URL to the same database, for `migrate`: a
+    /// migration needs one server session throughout, which a pooler in transaction
+    /// mode does not give. `DATABASE_URL` when not set.
+    #[arg(long, env = "DATABASE_DIRECT_URL", hide_env_values = true, global = true)]
+    pub database_direct_url: Option<String>,
     /// Whether a missing `DATABASE_URL` means the embedded SQLite file (`false` in
     /// the Docker image, where a file would vanish with the machine).
     #[arg(long, env = "ALLOW_EMBEDDED", default_value = "true", global = true)]

@@ -103,8 +103,11 @@ impl Default for Limits {
 /// The database connection settings.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {
-    /// The URL, password included, hence secret.
+    /// The URL, password included, hence secret. On Neon the pooled one.
     pub url: SecretString,
+    /// A direct (non-pooled) URL to the same database, for migrations and other
+    /// work that needs one server session (`DATABASE_DIRECT_URL`); `None` means `url`.
+    pub direct_url: Option<SecretString>,
     /// Most connections in the pool.
     pub max_connections: u32,
     /// Longest wait for a connection.
@@ -122,6 +125,7 @@ impl DatabaseConfig {
     pub fn new(url: &str) -> Self {
         Self {
             url: SecretString::from(url),
+            direct_url: None,
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
@@ -144,6 +148,13 @@ impl DatabaseConfig {
     /// The backend the URL names.
     pub fn backend(&self) -> Backend {
         if self.url.expose_secret().starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres }
+    }
+
+    /// The URL for work that needs one server session throughout (migrations, and
+    /// later LISTEN): `DATABASE_DIRECT_URL`, else `DATABASE_URL`. Through PgBouncer in
+    /// transaction mode consecutive statements may reach different server sessions.
+    pub fn direct_url(&self) -> &SecretString {
+        self.direct_url.as_ref().unwrap_or(&self.url)
     }
 
     /// The host the URL names, for banners and logs (never the password).
@@ -191,8 +202,10 @@ impl Config {
     /// # Errors
     /// The first setting that is missing or malformed.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
+        let url = database_url(settings.database_url.as_deref(), boolean("ALLOW_EMBEDDED", &settings.allow_embedded)?)?;
         let database = DatabaseConfig {
-            url: database_url(settings.database_url.as_deref(), boolean("ALLOW_EMBEDDED", &settings.allow_embedded)?)?,
+            direct_url: direct_database_url(settings.database_direct_url.as_deref(), &url)?,
+            url,
             max_connections: number("DATABASE_MAX_CONNECTIONS", &settings.database_max_connections, 1..=1000)?,
             acquire_timeout: seconds(
                 "DATABASE_ACQUIRE_TIMEOUT_SECS",
@@ -289,8 +302,28 @@ fn database_url(value: Option<&str>, allow_embedded: bool) -> Result<SecretStrin
         _ if allow_embedded => return Ok(SecretString::from(EMBEDDED_DATABASE_URL)),
         _ => return Err(error(NAME, "not set, and ALLOW_EMBEDDED is false: give the PostgreSQL URL")),
     };
+    checked_url(NAME, value)
+}
+
+/// `DATABASE_DIRECT_URL`: unset or empty means `DATABASE_URL`; else a PostgreSQL URL
+/// checked as `DATABASE_URL` is, and only beside a PostgreSQL `DATABASE_URL` (an
+/// SQLite file has no pooler to go around).
+fn direct_database_url(value: Option<&str>, url: &SecretString) -> Result<Option<SecretString>, ConfigError> {
+    const NAME: &str = "DATABASE_DIRECT_URL";
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
+    let direct = checked_url(NAME, value)?;
+    let postgres = |url: &SecretString| !url.expose_secret().starts_with("sqlite:");
+    if !postgres(&direct) || !postgres(url) {
+        return Err(error(NAME, "only for PostgreSQL: give the direct postgres:// URL of DATABASE_URL's database"));
+    }
+    Ok(Some(direct))
+}
+
+/// A database URL named `name`, checked without ever putting it, or a part of it,
+/// in the message.
+fn checked_url(name: &'static str, value: &str) -> Result<SecretString, ConfigError> {
     let url = url::Url::parse(value).map_err(|_| {
-        error(NAME, "not a valid URL; expected postgres://user:password@host/database or sqlite://file")
+        error(name, "not a valid URL; expected postgres://user:password@host/database or sqlite://file")
     })?;
     match url.scheme() {
         "postgres" | "postgresql" => Ok(SecretString::from(value)),
@@ -298,7 +331,7 @@ fn database_url(value: Option<&str>, allow_embedded: bool) -> Result<SecretStrin
         "sqlite" if url.query().is_some_and(|q| q.contains("mode=")) => Ok(SecretString::from(value)),
         "sqlite" if url.query().is_some() => Ok(SecretString::from(format!("{value}&mode=rwc"))),
         "sqlite" => Ok(SecretString::from(format!("{value}?mode=rwc"))),
-        _ => Err(error(NAME, "unsupported scheme; expected postgres://, postgresql:// or sqlite://")),
+        _ => Err(error(name, "unsupported scheme; expected postgres://, postgresql:// or sqlite://")),
     }
 }
 
@@ -365,6 +398,7 @@ mod tests {
     fn settings() -> Settings {
         Settings {
             database_url: Some("postgres://app:hunter2@db.example.com/todo".into()),
+            database_direct_url: None,
             allow_embedded: "true".into(),
             better_auth_secret: Some("s3cret-value".into()),
             better_auth_cookie_prefix: "better-auth".into(),
@@ -419,7 +453,7 @@ mod tests {
     #[test]
     fn each_bad_setting_is_named() {
         type Spoil = fn(&mut Settings);
-        let cases: [(&str, Spoil); 15] = [
+        let cases: [(&str, Spoil); 18] = [
             ("DATABASE_URL", |s| {
                 s.database_url = None;
                 s.allow_embedded = "false".into();
@@ -440,6 +474,12 @@ mod tests {
             ("STATEMENT_TIMEOUT_MS", |s| {
                 s.request_timeout_secs = "2".into();
                 s.statement_timeout_ms = "2500".into();
+            }),
+            ("DATABASE_DIRECT_URL", |s| s.database_direct_url = Some("not a url".into())),
+            ("DATABASE_DIRECT_URL", |s| s.database_direct_url = Some("sqlite:///tmp/x.db".into())),
+            ("DATABASE_DIRECT_URL", |s| {
+                s.database_url = Some("sqlite:///tmp/x.db".into());
+                s.database_direct_url = Some("postgres://app:hunter2@db.example.com/todo".into());
             }),
         ];
         for (setting, spoil) in cases {
@@ -465,6 +505,19 @@ mod tests {
     }
 
     #[test]
+    fn the_direct_url_falls_back_to_database_url() {
+        let mut raw = settings();
+        let config = Config::from_settings(&raw).unwrap();
+        assert_eq!(config.database.direct_url().expose_secret(), "postgres://app:hunter2@db.example.com/todo");
+        raw.database_direct_url = Some(" ".into());
+        assert!(Config::from_settings(&raw).unwrap().database.direct_url.is_none(), "empty means unset");
+        raw.database_direct_url = Some("postgresql://app:hunter2@ep-x.neon.tech/todo".into());
+        let config = Config::from_settings(&raw).unwrap();
+        assert_eq!(config.database.direct_url().expose_secret(), "postgresql://app:hunter2@ep-x.neon.tech/todo");
+        assert_eq!(config.database.url.expose_secret(), "postgres://app:hunter2@db.example.com/todo");
+    }
+
+    #[test]
     fn secrets_never_print() {
         let config = Config::from_settings(&settings()).unwrap();
         let shown = format!("{config:?}");
@@ -475,5 +528,16 @@ mod tests {
         raw.database_url = Some("postgres://app:hunter2@db:notaport/todo".into());
         let err = Config::from_settings(&raw).unwrap_err().to_string();
         assert!(!err.contains("hunter2"), "{err}");
+
+        let mut raw = settings();
+        raw.database_direct_url = Some("postgres://app:direct-pw@ep-x.neon.tech/todo".into());
+        let shown = format!("{:?}", Config::from_settings(&raw).unwrap());
+        assert!(!shown.contains("direct-pw"), "{shown}");
+        for bad in ["postgres://app:direct-pw@db:notaport/todo", "mysql://app:direct-pw@db/todo"] {
+            raw.database_direct_url = Some(bad.into());
+            let err = Config::from_settings(&raw).unwrap_err();
+            assert_eq!(err.setting, "DATABASE_DIRECT_URL");
+            assert!(!err.to_string().contains("direct-pw"), "{err}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! reads Better Auth's tables.
 
 pub mod embedded;
+mod migrate;
 pub mod seed;
 pub mod task;
 pub mod user;
@@ -18,18 +19,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::Context as _;
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
+pub use self::migrate::{MIGRATION_LOCK_KEY, MIGRATION_LOCK_TIMEOUT, migrate, migrate_if_pending, migrate_within};
 use crate::config::{Backend, DatabaseConfig};
 
 pub use write::{Writer, stopped_by_timeout};
-
-/// The key of the PostgreSQL advisory lock held while migrating, so that instances
-/// starting together apply each migration once. ("todo-gql" in ASCII.)
-const MIGRATION_LOCK_KEY: i64 = 0x746f_646f_2d67_716c;
 
 /// Counts the SQL statements the pool runs, for tests, benchmarks and metrics.
 #[derive(Clone, Default, Debug)]
@@ -65,25 +61,14 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
     Ok((db, counter))
 }
 
-/// Applies pending migrations under an advisory lock, on a connection of its own.
-///
-/// When nothing is pending it only reads the migration table, so a restart (or a
-/// role that cannot create tables) costs one query and takes no lock.
-///
-/// # Errors
-/// When the database cannot be reached or a migration fails; the cause is chained.
-pub async fn migrate(config: &DatabaseConfig) -> anyhow::Result<usize> {
-    let mut options = options(config);
-    options.max_connections(1).min_connections(1);
-    let db = connect_with_retry(options, config.connect_retry).await.context("connecting to run migrations")?;
-    let result = migrate_locked(&db).await;
-    db.close().await.ok();
-    result
-}
-
 /// What every pool of the service shares: timeouts, lifetimes, no statement logs.
 fn options(config: &DatabaseConfig) -> ConnectOptions {
-    let mut options = ConnectOptions::new(config.url.expose_secret().to_owned());
+    options_with_url(config, &config.url)
+}
+
+/// [`options`] for another URL of the same database (the direct one).
+fn options_with_url(config: &DatabaseConfig, url: &SecretString) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.expose_secret().to_owned());
     options
         .acquire_timeout(config.acquire_timeout)
         .connect_timeout(config.acquire_timeout)
@@ -91,16 +76,6 @@ fn options(config: &DatabaseConfig) -> ConnectOptions {
         .max_lifetime(config.max_lifetime)
         .sqlx_logging(false);
     options
-}
-
-/// [`migrate`], but only when the pool sees a pending migration: a restart costs
-/// one read on a connection the pool opened anyway, not a connection of its own.
-///
-/// # Errors
-/// As [`migrate`].
-pub async fn migrate_if_pending(pool: &DatabaseConnection, config: &DatabaseConfig) -> anyhow::Result<usize> {
-    let pending = Migrator::get_pending_migrations_read_only(pool).await.context("reading the migration table")?;
-    if pending.is_empty() { Ok(0) } else { migrate(config).await }
 }
 
 async fn connect_with_retry(options: ConnectOptions, retry: Duration) -> Result<DatabaseConnection, DbErr> {
@@ -153,39 +128,6 @@ fn worth_retrying(err: &DbErr) -> bool {
         _ => false,
     };
     is_unreachable(err) && !refused
-}
-
-async fn migrate_locked(db: &DatabaseConnection) -> anyhow::Result<usize> {
-    let pending = Migrator::get_pending_migrations_read_only(db).await.context("reading the migration table")?;
-    if pending.is_empty() {
-        return Ok(0);
-    }
-    let backend = db.get_database_backend();
-    if backend == DbBackend::Sqlite {
-        // SQLite locks the file itself while a migration's transaction writes.
-        let pending = Migrator::get_pending_migrations(db).await?.len();
-        Migrator::up(db, None).await.context("applying migrations")?;
-        return Ok(pending);
-    }
-    db.execute_raw(Statement::from_sql_and_values(backend, "SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY.into()]))
-        .await
-        .context("taking the migration lock")?;
-    // Another instance may have applied them while this one waited for the lock.
-    let result = async {
-        let pending = Migrator::get_pending_migrations(db).await?.len();
-        Migrator::up(db, None).await?;
-        Ok::<_, DbErr>(pending)
-    }
-    .await
-    .context("applying migrations");
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        "SELECT pg_advisory_unlock($1)",
-        [MIGRATION_LOCK_KEY.into()],
-    ))
-    .await
-    .context("releasing the migration lock")?;
-    result
 }
 
 /// The tables `/ready` requires: Better Auth's and the service's own. Embedded

@@ -16,6 +16,7 @@ mod mutations;
 mod ops;
 mod pagination;
 mod pg_only;
+mod pooler;
 mod postgres;
 mod queries;
 mod retries;

@@ -1,4 +1,5 @@
-//! Migrations: adopting the FastAPI table with its rows, racing instances, and
+//! Migrations: adopting the FastAPI table with its rows, refusing one whose column
+//! types the service cannot use, racing instances, and
 //! running as a role that may only read Better Auth's tables.
 
 use migration::{Migrator, MigratorTrait};
@@ -108,6 +109,87 @@ async fn a_tasks_table_missing_a_column_is_refused_and_left_alone() {
     let message = format!("{err:#}");
     assert!(message.contains("description") && message.contains("user_id"), "{message}");
     assert_eq!(text(&db, "SELECT string_agg(title, ',') FROM tasks").await, "keep me");
+}
+
+/// The FastAPI table with one column's definition changed.
+fn fastapi_tasks_with(column: &str, definition: &str) -> String {
+    let line = FASTAPI_TASKS.lines().find(|l| l.trim_start().starts_with(&format!("{column} "))).unwrap();
+    FASTAPI_TASKS.replace(line, &format!("    {column} {definition},"))
+}
+
+const TASKS_SHAPE: &str = "SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable || ':' || coalesce(character_maximum_length::text, ''), ',' ORDER BY ordinal_position)
+     FROM information_schema.columns WHERE table_name = 'tasks'";
+
+#[tokio::test]
+async fn a_tasks_column_of_the_wrong_type_or_nullability_is_refused_by_name_and_left_alone() {
+    let cases = [
+        ("id", "TEXT NOT NULL", "tasks.id is `text`; it must be `uuid`"),
+        (
+            "title",
+            "VARCHAR(100) NOT NULL",
+            "tasks.title is `character varying(100)`; it must be `text` or `character varying` of at least 200",
+        ),
+        ("title", "TEXT", "tasks.title allows NULL; it must be NOT NULL"),
+        ("description", "TEXT NOT NULL", "tasks.description is NOT NULL; it must allow NULL"),
+        ("description", "VARCHAR(500)", "tasks.description is `character varying(500)`"),
+        ("completed", "INTEGER NOT NULL", "tasks.completed is `integer`; it must be `boolean`"),
+        ("completed", "BOOLEAN", "tasks.completed allows NULL; it must be NOT NULL"),
+        (
+            "user_id",
+            "VARCHAR(32) NOT NULL",
+            "tasks.user_id is `character varying(32)`; it must be `text` or `character varying` of at least 255",
+        ),
+        ("user_id", "BYTEA NOT NULL", "tasks.user_id is `bytea`"),
+        (
+            "created_at",
+            "TIMESTAMP NOT NULL",
+            "tasks.created_at is `timestamp without time zone`; it must be `timestamp with time zone`",
+        ),
+        ("updated_at", "TIMESTAMP WITH TIME ZONE", "tasks.updated_at allows NULL; it must be NOT NULL"),
+        ("updated_at", "DATE NOT NULL", "tasks.updated_at is `date`; it must be `timestamp with time zone`"),
+    ];
+    for (column, definition, expected) in cases {
+        let database = TestDatabase::better_auth_only().await;
+        let db = database.connect().await;
+        db.execute_unprepared(&fastapi_tasks_with(column, definition)).await.unwrap();
+        let before = text(&db, TASKS_SHAPE).await;
+
+        let err = todo_graphql::db::migrate(&test_config(&database.url).database).await.unwrap_err();
+
+        let message = format!("{err:#}");
+        assert!(message.contains(expected), "{column} {definition}: {message}");
+        assert!(message.contains("left unchanged"), "{message}");
+        assert_eq!(text(&db, TASKS_SHAPE).await, before, "{column} {definition}: the table changed");
+        assert_eq!(text(&db, INDEXES).await, "ix_tasks_user_id,tasks_pkey", "no index added");
+        assert_eq!(text(&db, "SELECT to_regclass('todo_graphql_migrations')::text").await, "", "nothing recorded");
+        db.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_tasks_table_of_other_but_decodable_types_is_adopted_and_served() {
+    let database = TestDatabase::better_auth_only().await;
+    let db = database.connect().await;
+    let table = fastapi_tasks_with("title", "TEXT NOT NULL")
+        .replace("description TEXT,", "description VARCHAR(1000),")
+        .replace("user_id VARCHAR(255) NOT NULL", "user_id TEXT NOT NULL");
+    assert_ne!(table, FASTAPI_TASKS);
+    db.execute_unprepared(&table).await.unwrap();
+
+    let app = spawn_app_on(database, |_| {}).await;
+    let ada = app.create_user("Ada").await;
+    let task = app.create_task(&ada, &"t".repeat(200)).await;
+    let body = app
+        .graphql(
+            Some(&ada),
+            "mutation($id: ID!, $d: String) { updateTask(id: $id, input: { description: $d }) { description } }",
+            json!({ "id": task["id"], "d": "d".repeat(1000) }),
+        )
+        .await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    let body = app.graphql(Some(&ada), "{ tasks { nodes { title } } }", json!({})).await;
+    assert_eq!(body["data"]["tasks"]["nodes"][0]["title"], "t".repeat(200), "{body}");
+    db.close().await.unwrap();
 }
 
 #[tokio::test]
