@@ -7,7 +7,9 @@ pub const BACKEND: todo_graphql::config::Backend = todo_graphql::config::Backend
 
 mod auth;
 mod cli;
+mod fuzz;
 mod helpers;
+mod hostile;
 mod http;
 mod migrations;
 mod mutations;
