@@ -136,7 +136,7 @@ fn assert_batch_refused(body: &Value, status: u16) {
 
 #[tokio::test]
 async fn five_thousand_aliases_are_refused_fast() {
-    assert!(WIDE_ALIASES > MAX_ALIASES);
+    const { assert!(WIDE_ALIASES > MAX_ALIASES) };
     refused_fast("5000 aliases", &aliases(WIDE_ALIASES), &[VALIDATION]).await;
 }
 
@@ -147,7 +147,7 @@ async fn a_body_full_of_tokens_is_refused_fast() {
 
 #[tokio::test]
 async fn a_thousand_directives_are_refused_fast() {
-    assert!(DIRECTIVES > MAX_DIRECTIVES);
+    const { assert!(DIRECTIVES > MAX_DIRECTIVES) };
     refused_fast("1000 directives", &directives(DIRECTIVES), &[VALIDATION]).await;
 }
 
