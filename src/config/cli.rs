@@ -119,9 +119,10 @@ pub struct Settings {
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "10", global = true)]
     pub request_timeout_secs: String,
     /// Longest a write statement may run, in milliseconds (PostgreSQL's
-    /// `statement_timeout`, per transaction); below the request time limit.
-    #[arg(long, env = "STATEMENT_TIMEOUT_MS", default_value = "5000", global = true)]
-    pub statement_timeout_ms: String,
+    /// `statement_timeout`, per transaction); below the request time limit, half of
+    /// it when not set.
+    #[arg(long, env = "STATEMENT_TIMEOUT_MS", global = true)]
+    pub statement_timeout_ms: Option<String>,
     /// Largest page of `tasks`.
     #[arg(long, env = "MAX_PAGE_SIZE", default_value = "100", global = true)]
     pub max_page_size: String,

@@ -271,7 +271,7 @@ impl Config {
                 max_batch: number("MAX_BATCH", &settings.max_batch, 1..=1000)?,
                 max_body_bytes: number("MAX_BODY_BYTES", &settings.max_body_bytes, 1024..=1024 * 1024 * 1024)?,
                 request_timeout,
-                statement_timeout: statement_timeout(&settings.statement_timeout_ms, request_timeout)?,
+                statement_timeout: statement_timeout(settings.statement_timeout_ms.as_deref(), request_timeout)?,
                 max_page_size: number("MAX_PAGE_SIZE", &settings.max_page_size, 1..=10_000)?,
                 apq_cache_bytes: number("APQ_CACHE_BYTES", &settings.apq_cache_bytes, 0..=1024 * 1024 * 1024)?,
                 apq_max_document_bytes: number(
@@ -349,9 +349,13 @@ fn seconds(setting: &'static str, value: &str, range: std::ops::RangeInclusive<u
 }
 
 /// Below the request time limit, so that a write stopped by it still answers
-/// within about the limit.
-fn statement_timeout(value: &str, request_timeout: Duration) -> Result<Duration, ConfigError> {
+/// within about the limit; half of it when not set, so a shorter request limit
+/// never needs a second setting.
+fn statement_timeout(value: Option<&str>, request_timeout: Duration) -> Result<Duration, ConfigError> {
     const NAME: &str = "STATEMENT_TIMEOUT_MS";
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(request_timeout / 2);
+    };
     let timeout = number(NAME, value, 100..=3_600_000).map(Duration::from_millis)?;
     if timeout >= request_timeout {
         return Err(error(
@@ -419,7 +423,7 @@ mod tests {
             max_batch: "10".into(),
             max_body_bytes: "1048576".into(),
             request_timeout_secs: "10".into(),
-            statement_timeout_ms: "5000".into(),
+            statement_timeout_ms: None,
             max_page_size: "100".into(),
             apq_cache_bytes: "8388608".into(),
             apq_max_document_bytes: "65536".into(),
@@ -469,11 +473,11 @@ mod tests {
             ("METRICS_ADDR", |s| s.metrics_addr = Some("9091".into())),
             ("RATE_LIMIT_IP_BURST", |s| s.rate_limit_ip_burst = "0".into()),
             ("CLIENT_IP_HEADER", |s| s.client_ip_header = Some("fly client ip".into())),
-            ("STATEMENT_TIMEOUT_MS", |s| s.statement_timeout_ms = "10000".into()),
-            ("STATEMENT_TIMEOUT_MS", |s| s.statement_timeout_ms = "99".into()),
+            ("STATEMENT_TIMEOUT_MS", |s| s.statement_timeout_ms = Some("10000".into())),
+            ("STATEMENT_TIMEOUT_MS", |s| s.statement_timeout_ms = Some("99".into())),
             ("STATEMENT_TIMEOUT_MS", |s| {
                 s.request_timeout_secs = "2".into();
-                s.statement_timeout_ms = "2500".into();
+                s.statement_timeout_ms = Some("2500".into());
             }),
             ("DATABASE_DIRECT_URL", |s| s.database_direct_url = Some("not a url".into())),
             ("DATABASE_DIRECT_URL", |s| s.database_direct_url = Some("sqlite:///tmp/x.db".into())),

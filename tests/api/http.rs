@@ -210,6 +210,23 @@ async fn include_and_skip_work_on_typename_as_on_any_field() {
 }
 
 #[tokio::test]
+async fn a_scalar_where_an_input_object_belongs_fails_validation_and_writes_nothing() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    for mutation in [
+        r#"mutation { createTask(input: "x") { id } }"#,
+        r#"mutation { createTask(input: 7) { id } }"#,
+        r#"mutation { createTask(input: [{ title: "x" }]) { id } }"#,
+        r#"{ tasks(filter: "x") { totalCount } }"#,
+    ] {
+        let body = app.graphql(Some(&ada), mutation, json!({})).await;
+        assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{mutation}: {body}");
+    }
+    let tasks: i64 = app.scalar("SELECT count(*) FROM tasks", []).await;
+    assert_eq!(tasks, 0);
+}
+
+#[tokio::test]
 async fn a_response_over_the_ceiling_is_refused_and_a_batch_counts_as_a_whole() {
     let app = spawn_app_with(|config| config.limits.max_response_bytes = 8 * 1024).await;
     let ada = app.create_user("Ada").await;

@@ -188,7 +188,13 @@ pub fn is_valid_input_value(
 
                         None
                     }
-                    _ => None,
+                    // todo-graphql patch: a string, number or list is no input object.
+                    // Validation let it through, and execution then failed without a
+                    // location or a code.
+                    _ => Some(valid_error(
+                        &path_node,
+                        format!("expected type \"{}\"", object_name),
+                    )),
                 },
                 _ => None,
             }
