@@ -100,6 +100,9 @@ pub struct Settings {
     /// Most lexical tokens in a document.
     #[arg(long, env = "MAX_TOKENS", default_value = "1000", global = true)]
     pub max_tokens: String,
+    /// Largest document (the query text), in bytes; larger ones are refused unparsed.
+    #[arg(long, env = "MAX_QUERY_BYTES", default_value = "262144", global = true)]
+    pub max_query_bytes: String,
     /// Most directives in a document, each fragment spread counted in full.
     #[arg(long, env = "MAX_DIRECTIVES", default_value = "50", global = true)]
     pub max_directives: String,

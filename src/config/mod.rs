@@ -52,6 +52,8 @@ pub struct Limits {
     pub max_aliases: usize,
     /// Most lexical tokens in a document (`MAX_TOKENS`).
     pub max_tokens: usize,
+    /// Largest document, in bytes (`MAX_QUERY_BYTES`): what parsing may cost.
+    pub max_query_bytes: usize,
     /// Most directives, every fragment spread expanded (`MAX_DIRECTIVES`).
     pub max_directives: usize,
     /// Most `__schema`/`__type` fields at an operation's root (`MAX_INTROSPECTION_ROOTS`).
@@ -86,6 +88,7 @@ impl Default for Limits {
             max_fields: 500,
             max_aliases: 15,
             max_tokens: 1000,
+            max_query_bytes: 256 * 1024,
             max_directives: 50,
             max_introspection_roots: 3,
             max_response_bytes: 4 * 1024 * 1024,
@@ -257,6 +260,7 @@ impl Config {
                 max_fields: number("MAX_FIELDS", &settings.max_fields, 1..=1_000_000)?,
                 max_aliases: number("MAX_ALIASES", &settings.max_aliases, 0..=100_000)?,
                 max_tokens: number("MAX_TOKENS", &settings.max_tokens, 1..=10_000_000)?,
+                max_query_bytes: number("MAX_QUERY_BYTES", &settings.max_query_bytes, 1024..=1024 * 1024 * 1024)?,
                 max_directives: number("MAX_DIRECTIVES", &settings.max_directives, 0..=100_000)?,
                 max_introspection_roots: number(
                     "MAX_INTROSPECTION_ROOTS",
@@ -417,6 +421,7 @@ mod tests {
             max_fields: "500".into(),
             max_aliases: "15".into(),
             max_tokens: "1000".into(),
+            max_query_bytes: "262144".into(),
             max_directives: "50".into(),
             max_introspection_roots: "3".into(),
             max_response_bytes: "4194304".into(),

@@ -71,6 +71,16 @@ impl Documents {
         Self { cache: Cache::with_weighter(estimated, bytes, ByWeight), limits: limits.clone() }
     }
 
+    /// Refuses a document longer than `MAX_QUERY_BYTES` before anything reads it:
+    /// parsing (and hashing) costs time in proportion to its length.
+    ///
+    /// # Errors
+    /// [`limits::Refusal::Bytes`].
+    pub fn check_size(&self, text: &str) -> Result<(), Refused> {
+        let limit = self.limits.max_query_bytes;
+        if text.len() > limit { Err(Refused::Limit(limits::Refusal::Bytes { limit })) } else { Ok(()) }
+    }
+
     /// The document stored under `hash`, if any.
     pub fn get(&self, hash: &Hash) -> Option<Arc<Document>> {
         self.cache.get(hash)
@@ -82,6 +92,7 @@ impl Documents {
     /// # Errors
     /// When the document does not parse or is over a limit.
     pub async fn prepare(&self, text: &str) -> Result<Arc<Document>, Refused> {
+        self.check_size(text)?;
         let cacheable = text.len() <= self.limits.apq_max_document_bytes;
         let hash = cacheable.then(|| sha256(text));
         if let Some(document) = hash.as_ref().and_then(|hash| self.cache.get(hash)) {

@@ -41,6 +41,12 @@ pub enum Refusal {
         /// The limit.
         limit: usize,
     },
+    /// A document longer than `MAX_QUERY_BYTES`.
+    #[error("the document is larger than {limit} bytes (MAX_QUERY_BYTES)")]
+    Bytes {
+        /// The limit.
+        limit: usize,
+    },
     /// Brackets nested deeper than [`MAX_NESTING`].
     #[error("the document nests brackets deeper than {limit}")]
     Nesting {

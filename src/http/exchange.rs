@@ -87,6 +87,13 @@ impl<'s> Exchange<'s> {
             };
             refused(with_code(ServerError::new(err.to_string(), None), code), "persisted-query")
         };
+        let refusal = |err: Refused| match err {
+            Refused::Parse(err) => refused(with_code(ServerError::from(err), code::GRAPHQL_PARSE_FAILED), "invalid"),
+            Refused::Limit(refusal) => refused(
+                with_code(ServerError::new(refusal.to_string(), None), code::GRAPHQL_VALIDATION_FAILED),
+                "invalid",
+            ),
+        };
         if let Some(extension) = request.extensions.get("persistedQuery") {
             let hash = apq::persisted_hash(extension).map_err(apq_refusal)?;
             if request.query.is_empty() {
@@ -94,7 +101,9 @@ impl<'s> Exchange<'s> {
                 request.query = document.text.to_string();
                 return self.spend(document).map_err(|error| refused(error, "invalid"));
             }
-            // Hashed outside any lock; a matching document is then kept like any other.
+            // Hashed outside any lock (and only when small enough to run at all); a
+            // matching document is then kept like any other.
+            self.state.documents.check_size(&request.query).map_err(refusal)?;
             if documents::sha256(&request.query) != hash {
                 return Err(apq_refusal(ApqError::HashMismatch));
             }
@@ -103,13 +112,7 @@ impl<'s> Exchange<'s> {
             let error = with_code(ServerError::new("the request has no query", None), code::BAD_REQUEST);
             return Err(refused(error, "empty"));
         }
-        let document = self.state.documents.prepare(&request.query).await.map_err(|err| match err {
-            Refused::Parse(err) => refused(with_code(ServerError::from(err), code::GRAPHQL_PARSE_FAILED), "invalid"),
-            Refused::Limit(refusal) => refused(
-                with_code(ServerError::new(refusal.to_string(), None), code::GRAPHQL_VALIDATION_FAILED),
-                "invalid",
-            ),
-        })?;
+        let document = self.state.documents.prepare(&request.query).await.map_err(refusal)?;
         self.spend(document).map_err(|error| refused(error, "invalid"))
     }
 

@@ -182,6 +182,8 @@ async fn every_limit_refuses_a_document_before_it_runs() {
     let directives = format!("{{ __typename {} }}", many(51, "@include(if: true) "));
     refused(&app.graphql(None, &directives, json!({})).await, "MAX_DIRECTIVES");
     refused(&app.graphql(None, &format!("{{ {} }}", many(1000, "__typename ")), json!({})).await, "MAX_TOKENS");
+    let long = format!("{{ __typename }} # {}", "x".repeat(256 * 1024));
+    refused(&app.graphql(None, &long, json!({})).await, "MAX_QUERY_BYTES");
     let roots = format!("{{ {} }}", many(4, "t#: __type(name: \"Query\") { name } "));
     refused(&app.graphql(None, &roots, json!({})).await, "MAX_INTROSPECTION_ROOTS");
 
