@@ -422,6 +422,7 @@ pub struct Budget {
 
 #[derive(Debug, Default)]
 struct Spent {
+    query_bytes: usize,
     measure: Measure,
     complexity: usize,
     response_bytes: usize,
@@ -435,6 +436,30 @@ impl Budget {
 
     fn spent(&self) -> std::sync::MutexGuard<'_, Spent> {
         self.spent.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds an operation's document text, before it is hashed or parsed.
+    ///
+    /// # Errors
+    /// When the request's documents together pass `MAX_QUERY_BYTES`.
+    pub fn spend_query_bytes(&self, bytes: usize) -> Result<(), Refusal> {
+        let mut spent = self.spent();
+        let total = spent.query_bytes.saturating_add(bytes);
+        let limit = self.limits.max_query_bytes;
+        if total > limit {
+            return Err(if spent.query_bytes > 0 {
+                Refusal::Batch {
+                    what: "is too large, in bytes of documents",
+                    actual: total as u64,
+                    limit: limit as u64,
+                    setting: "MAX_QUERY_BYTES",
+                }
+            } else {
+                Refusal::Bytes { limit }
+            });
+        }
+        spent.query_bytes = total;
+        Ok(())
     }
 
     /// Adds an operation's document.

@@ -103,7 +103,7 @@ impl<'s> Exchange<'s> {
             }
             // Hashed outside any lock (and only when small enough to run at all); a
             // matching document is then kept like any other.
-            self.state.documents.check_size(&request.query).map_err(refusal)?;
+            self.spend_bytes(&request.query).map_err(|error| refused(error, "invalid"))?;
             if documents::sha256(&request.query) != hash {
                 return Err(apq_refusal(ApqError::HashMismatch));
             }
@@ -112,8 +112,18 @@ impl<'s> Exchange<'s> {
             let error = with_code(ServerError::new("the request has no query", None), code::BAD_REQUEST);
             return Err(refused(error, "empty"));
         }
+        if request.extensions.get("persistedQuery").is_none() {
+            self.spend_bytes(&request.query).map_err(|error| refused(error, "invalid"))?;
+        }
         let document = self.state.documents.prepare(&request.query).await.map_err(refusal)?;
         self.spend(document).map_err(|error| refused(error, "invalid"))
+    }
+
+    /// Charges a document's length to the request's budget, before it is read.
+    fn spend_bytes(&self, text: &str) -> Result<(), ServerError> {
+        self.budget
+            .spend_query_bytes(text.len())
+            .map_err(|refusal| with_code(ServerError::new(refusal.to_string(), None), code::GRAPHQL_VALIDATION_FAILED))
     }
 
     /// Charges a document to the request's budget.

@@ -260,6 +260,16 @@ async fn a_batch_is_held_to_the_document_limits_as_a_whole() {
     assert_eq!(body[0]["data"]["a7"], "Query", "{body}");
     assert_eq!(error_code(&body[1]), "GRAPHQL_VALIDATION_FAILED", "16 aliases in one batch: {body}");
     assert!(body[1]["errors"][0]["message"].as_str().unwrap().contains("batch as a whole"), "{body}");
+
+    // Four documents just under MAX_QUERY_BYTES each: the batch is parsed only up to it.
+    let long = format!("{{ __typename }} # {}", "x".repeat(200 * 1024));
+    let batch: Vec<Value> = (0..4).map(|_| json!({ "query": long })).collect();
+    let body: Value = app.post().json(&batch).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body[0]["data"]["__typename"], "Query", "{body}");
+    for n in 1..4 {
+        assert_eq!(error_code(&body[n]), "GRAPHQL_VALIDATION_FAILED", "{body}");
+        assert!(body[n]["errors"][0]["message"].as_str().unwrap().contains("MAX_QUERY_BYTES"), "{body}");
+    }
 }
 
 #[tokio::test]
