@@ -436,6 +436,23 @@ impl TestApp {
     }
 }
 
+/// A Better Auth user with a day-long session, inserted over `db` as Better Auth
+/// would (for tests that run the binary, with no [`TestApp`]).
+pub async fn insert_user(db: &DatabaseConnection) -> TestUser {
+    let user = TestUser { id: random_id(), email: format!("{}@example.com", random_id()), token: random_id() };
+    db.execute_unprepared(&format!(
+        r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt") VALUES ('{id}', 'Op', '{email}', true, now(), now());
+           INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "userId") VALUES ('{sid}', now() + interval '1 day', '{token}', now(), now(), '{id}');"#,
+        id = user.id,
+        email = user.email,
+        sid = random_id(),
+        token = user.token,
+    ))
+    .await
+    .unwrap();
+    user
+}
+
 /// The `extensions.code` of the first error.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}"))

@@ -88,21 +88,6 @@ impl Served {
     }
 }
 
-async fn insert_user(db: &sea_orm::DatabaseConnection) -> TestUser {
-    let user = TestUser { id: random_id(), email: format!("{}@example.com", random_id()), token: random_id() };
-    db.execute_unprepared(&format!(
-        r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt") VALUES ('{id}', 'Op', '{email}', true, now(), now());
-           INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "userId") VALUES ('{sid}', now() + interval '1 day', '{token}', now(), now(), '{id}');"#,
-        id = user.id,
-        email = user.email,
-        sid = random_id(),
-        token = user.token,
-    ))
-    .await
-    .unwrap();
-    user
-}
-
 #[tokio::test]
 async fn logs_have_one_line_per_request_and_never_a_token_or_the_secret() {
     let database = TestDatabase::new().await;

@@ -9,14 +9,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use sea_orm::ConnectionTrait;
 use serde_json::Value;
 
 use super::{
     CLIENT_TIMEOUT, CPU_PER_BODY_MIB, CPU_PER_REQUEST, HEALTH_WITHIN, KILL_ABOVE_CPU, KILL_ABOVE_RSS, MIB, PEAK_RSS,
     START_WITHIN,
 };
-use crate::helpers::{Running, SECRET, TestDatabase, TestUser, binary, random_id};
+use crate::helpers::{Running, SECRET, TestDatabase, binary, insert_user};
 
 /// A running service binary and its database.
 pub struct Service {
@@ -85,18 +84,8 @@ impl Service {
 
     /// A Better Auth user with a live session, inserted as Better Auth would; its cookie.
     pub async fn sign_in(&self) -> String {
-        let user = TestUser { id: random_id(), email: format!("{}@example.com", random_id()), token: random_id() };
         let db = self.database.connect().await;
-        db.execute_unprepared(&format!(
-            r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt") VALUES ('{id}', 'Hostile', '{email}', true, now(), now());
-               INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "userId") VALUES ('{sid}', now() + interval '1 day', '{token}', now(), now(), '{id}');"#,
-            id = user.id,
-            email = user.email,
-            sid = random_id(),
-            token = user.token,
-        ))
-        .await
-        .unwrap();
+        let user = insert_user(&db).await;
         db.close().await.unwrap();
         user.cookie()
     }
