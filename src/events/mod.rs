@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
+pub mod listen;
+pub mod notify;
+
 /// What happened to the tasks of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChangeKind {
