@@ -7,7 +7,9 @@
 //!   suspend.
 //! - When the connection drops (Neon suspending, a restart, `pg_terminate_backend`)
 //!   it is opened again, with backoff while that fails; subscriptions stay as they
-//!   are (events sent while it was down are not replayed).
+//!   are (events sent while it was down are not replayed). A connection that went
+//!   silent (a network path lost without a reset) is found by a `SELECT 1` every
+//!   [`Checks::DEFAULT`] interval that must answer in time.
 //! - What arrives is decoded and handed to [`Hub::deliver`]; the subscriptions
 //!   filter by user, and the resolver loads the task.
 //!
@@ -37,9 +39,28 @@ const BACKOFF_FIRST: Duration = Duration::from_millis(200);
 /// Longest wait between attempts.
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// How often, and how patiently, the open LISTEN connection is checked.
+#[derive(Clone, Copy, Debug)]
+pub struct Checks {
+    /// Time between checks.
+    pub every: Duration,
+    /// Longest wait for an answer before the connection counts as lost.
+    pub timeout: Duration,
+}
+
+impl Checks {
+    /// Every 30 s, answered within 10 s.
+    pub const DEFAULT: Self = Self { every: Duration::from_secs(30), timeout: Duration::from_secs(10) };
+}
+
 /// Runs the instance's LISTEN connection for `hub`, following its subscribers,
 /// until the task is aborted.
 pub fn spawn(hub: Hub, database: &DatabaseConfig) -> JoinHandle<()> {
+    spawn_with_checks(hub, database, Checks::DEFAULT)
+}
+
+/// [`spawn`], checking the connection as `checks` says.
+pub fn spawn_with_checks(hub: Hub, database: &DatabaseConfig, checks: Checks) -> JoinHandle<()> {
     let options = PgConnectOptions::from_str(database.direct_url().expose_secret())
         .map(|options| options.application_name(APPLICATION_NAME));
     let idle_close = database.listen_idle_close;
@@ -49,7 +70,7 @@ pub fn spawn(hub: Hub, database: &DatabaseConfig) -> JoinHandle<()> {
             tracing::error!("DATABASE_DIRECT_URL cannot be used to LISTEN; subscriptions get no events");
             return;
         };
-        tokio::join!(count_subscribers(hub.subscribers()), follow(hub, options, idle_close));
+        tokio::join!(count_subscribers(hub.subscribers()), follow(hub, options, idle_close, checks));
     })
 }
 
@@ -65,7 +86,7 @@ async fn count_subscribers(mut subscribers: watch::Receiver<usize>) {
 
 /// Opens the connection when there are subscribers, closes it once idle, and
 /// opens it again when it drops.
-async fn follow(hub: Hub, options: PgConnectOptions, idle_close: Duration) {
+async fn follow(hub: Hub, options: PgConnectOptions, idle_close: Duration, checks: Checks) {
     let mut subscribers = hub.subscribers();
     loop {
         metrics::gauge!("listen_connection_up").set(0.0);
@@ -77,7 +98,7 @@ async fn follow(hub: Hub, options: PgConnectOptions, idle_close: Duration) {
         };
         metrics::gauge!("listen_connection_up").set(1.0);
         tracing::info!("LISTEN connection open");
-        let mut receiving = tokio::spawn(receive(listener, hub.clone()));
+        let mut receiving = tokio::spawn(receive(listener, hub.clone(), checks));
         tokio::select! {
             _ = &mut receiving => {
                 metrics::counter!("listen_connection_drops_total").increment(1);
@@ -93,25 +114,47 @@ async fn follow(hub: Hub, options: PgConnectOptions, idle_close: Duration) {
     }
 }
 
-/// Hands every notification to the hub until the connection fails.
-async fn receive(mut listener: PgListener, hub: Hub) {
+/// Hands every notification to the hub until the connection fails or a check
+/// goes unanswered. (Waiting for a notification is cancel-safe in sqlx: a check
+/// interrupts it without losing a message; what arrives meanwhile is buffered.)
+async fn receive(mut listener: PgListener, hub: Hub, checks: Checks) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + checks.every, checks.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match listener.try_recv().await {
-            Ok(Some(notification)) => match notify::decode(notification.payload()) {
-                Some(event) => hub.deliver(event),
-                None => {
-                    tracing::warn!(bytes = notification.payload().len(), "ignored a NOTIFY that is not a task event")
+        tokio::select! {
+            received = listener.try_recv() => match received {
+                Ok(Some(notification)) => deliver(&hub, notification.payload()),
+                Ok(None) => {
+                    tracing::warn!("the LISTEN connection was lost; opening it again");
+                    return;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "the LISTEN connection failed; opening it again");
+                    return;
                 }
             },
-            Ok(None) => {
-                tracing::warn!("the LISTEN connection was lost; opening it again");
-                return;
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "the LISTEN connection failed; opening it again");
-                return;
+            _ = ticks.tick() => {
+                let check = tokio::time::timeout(checks.timeout, sqlx::query("SELECT 1").execute(&mut listener));
+                match check.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(err)) => {
+                        tracing::warn!(error = %err, "the LISTEN connection failed its check; opening it again");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::warn!("the LISTEN connection did not answer its check in time; opening it again");
+                        return;
+                    }
+                }
             }
         }
+    }
+}
+
+fn deliver(hub: &Hub, payload: &str) {
+    match notify::decode(payload) {
+        Some(event) => hub.deliver(event),
+        None => tracing::warn!(bytes = payload.len(), "ignored a NOTIFY that is not a task event"),
     }
 }
 

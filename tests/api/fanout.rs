@@ -4,7 +4,14 @@
 //! of the test's own, while the changes go through the real service's API; the
 //! WebSocket on top is tested in `subscriptions`.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sea_orm::{
     ConnectionTrait, Statement,
@@ -15,8 +22,15 @@ use todo_graphql::{
     config::DatabaseConfig,
     events::{
         ChangeKind, Hub, Subscription, TaskEvent,
-        listen::{self, APPLICATION_NAME},
+        listen::{self, APPLICATION_NAME, Checks},
         notify::{self, CHANNEL, PAYLOAD_LIMIT},
+    },
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{
+        TcpListener, TcpStream,
+        tcp::{OwnedReadHalf, OwnedWriteHalf},
     },
 };
 use uuid::Uuid;
@@ -222,5 +236,81 @@ async fn the_listen_connection_follows_subscribers_and_survives_termination() {
     until_connections(&app, "opened again", |pids| pids.len() == 1).await;
     app.graphql(Some(&alice), DELETE, json!({ "id": id })).await;
     assert_eq!(*received(&mut again).await, event(ChangeKind::Deleted, &alice, &id));
+    task.abort();
+}
+
+/// A TCP proxy to the test's PostgreSQL whose open connections can be frozen:
+/// kept open with nothing forwarded, as a network path lost without a reset looks.
+struct Proxy {
+    url: String,
+    connections: Arc<std::sync::Mutex<Vec<Arc<AtomicBool>>>>,
+}
+
+impl Proxy {
+    async fn start(database_url: &str) -> Self {
+        let mut url = url::Url::parse(database_url).unwrap();
+        let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(listener.local_addr().unwrap().port())).unwrap();
+        let connections = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let open = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = TcpStream::connect(&upstream).await.unwrap();
+                let frozen = Arc::new(AtomicBool::new(false));
+                open.lock().unwrap().push(Arc::clone(&frozen));
+                let ((client_read, client_write), (server_read, server_write)) =
+                    (client.into_split(), server.into_split());
+                tokio::spawn(pipe(client_read, server_write, Arc::clone(&frozen)));
+                tokio::spawn(pipe(server_read, client_write, frozen));
+            }
+        });
+        Self { url: url.to_string(), connections }
+    }
+
+    /// Freezes every connection open now; later ones are forwarded.
+    fn freeze(&self) {
+        for frozen in self.connections.lock().unwrap().iter() {
+            frozen.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn pipe(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, frozen: Arc<AtomicBool>) {
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if frozen.load(Ordering::SeqCst) {
+            // Both ends stay open; nothing goes through any more.
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_listen_connection_gone_silent_fails_its_check_and_is_replaced() {
+    let app = spawn_app().await;
+    let alice = app.create_user("alice").await;
+    let proxy = Proxy::start(&app.database.url).await;
+    let hub = Hub::new(false);
+    let checks = Checks { every: Duration::from_millis(200), timeout: Duration::from_millis(500) };
+    let task = listen::spawn_with_checks(hub.clone(), &DatabaseConfig::new(&proxy.url), checks);
+    let mut alices = hub.subscribe(&alice.id);
+    let first = until_connections(&app, "opened", |pids| pids.len() == 1).await;
+    let id = app.create_task(&alice, "before").await["id"].clone();
+    assert_eq!(*received(&mut alices).await, event(ChangeKind::Created, &alice, &id), "through the proxy");
+
+    proxy.freeze();
+    // The silent connection still looks fine to PostgreSQL; a second one joins it.
+    until_connections(&app, "replaced", |pids| pids.iter().any(|pid| !first.contains(pid))).await;
+    let id = app.create_task(&alice, "after").await["id"].clone();
+    assert_eq!(*received(&mut alices).await, event(ChangeKind::Created, &alice, &id), "the same subscription");
     task.abort();
 }
