@@ -23,7 +23,11 @@ use sea_orm::sqlx::{
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
 use secrecy::ExposeSecret;
-use tokio::{sync::watch, task::JoinHandle, time::sleep};
+use tokio::{
+    sync::watch,
+    task::{JoinHandle, JoinSet},
+    time::sleep,
+};
 
 use super::{Hub, notify};
 use crate::config::DatabaseConfig;
@@ -88,26 +92,36 @@ async fn count_subscribers(mut subscribers: watch::Receiver<usize>) {
 /// opens it again when it drops.
 async fn follow(hub: Hub, options: PgConnectOptions, idle_close: Duration, checks: Checks) {
     let mut subscribers = hub.subscribers();
+    // The wait before the next attempt to open: zero at first and after a
+    // connection that lasted, growing while attempts fail or connections drop at once.
+    let mut backoff = Duration::ZERO;
     loop {
         metrics::gauge!("listen_connection_up").set(0.0);
         if subscribers.wait_for(|n| *n > 0).await.is_err() {
             return;
         }
-        let Some(Connection { pool, listener }) = open_with_backoff(&options, &mut subscribers).await else {
+        let Some(Connection { pool, listener }) = open_with_backoff(&options, &mut subscribers, &mut backoff).await
+        else {
+            backoff = Duration::ZERO;
             continue;
         };
         metrics::gauge!("listen_connection_up").set(1.0);
         tracing::info!("LISTEN connection open");
-        let mut receiving = tokio::spawn(receive(listener, hub.clone(), checks));
+        let opened = tokio::time::Instant::now();
+        // A set of one: dropped with this task (aborted at shutdown), it aborts the receiver.
+        let mut receiving = JoinSet::new();
+        receiving.spawn(receive(listener, hub.clone(), checks));
         tokio::select! {
-            _ = &mut receiving => {
+            _ = receiving.join_next() => {
                 metrics::counter!("listen_connection_drops_total").increment(1);
+                backoff = if opened.elapsed() < BACKOFF_MAX { next(backoff) } else { Duration::ZERO };
             }
             () = idle(&mut subscribers, idle_close) => {
                 // Dropping the listener (in the aborted task) ends its LISTEN.
-                receiving.abort();
-                let _ = receiving.await;
+                receiving.abort_all();
+                while receiving.join_next().await.is_some() {}
                 tracing::info!("LISTEN connection closed: no subscribers");
+                backoff = Duration::ZERO;
             }
         }
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, pool.close()).await;
@@ -177,23 +191,33 @@ struct Connection {
     listener: PgListener,
 }
 
-/// Opens the connection, retrying with growing waits; `None` when the last
-/// subscriber left meanwhile.
-async fn open_with_backoff(options: &PgConnectOptions, subscribers: &mut watch::Receiver<usize>) -> Option<Connection> {
-    let mut backoff = BACKOFF_FIRST;
+/// Opens the connection, first waiting `backoff` (less some jitter), then
+/// retrying with growing waits; `None` when the last subscriber left meanwhile.
+async fn open_with_backoff(
+    options: &PgConnectOptions,
+    subscribers: &mut watch::Receiver<usize>,
+    backoff: &mut Duration,
+) -> Option<Connection> {
     loop {
+        if !backoff.is_zero() {
+            tokio::select! {
+                () = sleep(jittered(*backoff)) => {}
+                _ = subscribers.wait_for(|n| *n == 0) => return None,
+            }
+        }
         match open(options).await {
             Ok(connection) => return Some(connection),
             Err(err) => {
-                tracing::warn!(error = %err, retry_ms = backoff.as_millis() as u64, "could not open the LISTEN connection")
+                *backoff = next(*backoff);
+                tracing::warn!(error = %err, retry_ms = backoff.as_millis() as u64, "could not open the LISTEN connection");
             }
         }
-        tokio::select! {
-            () = sleep(jittered(backoff)) => {}
-            _ = subscribers.wait_for(|n| *n == 0) => return None,
-        }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
     }
+}
+
+/// The wait after `backoff`: [`BACKOFF_FIRST`], then doubling up to [`BACKOFF_MAX`].
+fn next(backoff: Duration) -> Duration {
+    if backoff.is_zero() { BACKOFF_FIRST } else { (backoff * 2).min(BACKOFF_MAX) }
 }
 
 async fn open(options: &PgConnectOptions) -> Result<Connection, sqlx::Error> {
@@ -230,6 +254,13 @@ fn jittered(wait: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_starts_small_and_doubles_up_to_its_ceiling() {
+        let waits: Vec<Duration> = std::iter::successors(Some(Duration::ZERO), |b| Some(next(*b))).take(9).collect();
+        let millis: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(millis, [0, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+    }
 
     #[test]
     fn jitter_takes_off_at_most_a_quarter() {
