@@ -10,6 +10,7 @@
 //! - [`auth`]: who is signed in, from Better Auth's signed cookie or bearer token.
 //! - [`db`]: connecting, migrating, and every SQL statement. Never knows GraphQL.
 //! - [`error`]: the one error type and the `extensions.code` of each case.
+//! - [`events`]: task changes, from a mutation to every subscription of its user.
 //! - [`monitoring`]: Prometheus metrics and the one log line per request.
 //! - [`telemetry`]: logging, JSON or pretty.
 
@@ -17,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod monitoring;

@@ -3,6 +3,8 @@
 //! - `http_requests_total{route,status}`, `http_request_duration_seconds{route}`
 //! - `graphql_operations_total{operation,outcome}`, `graphql_operation_duration_seconds{operation}`
 //! - `db_pool_connections{state}` (size, idle, in_use), `db_statements_total`
+//! - `subscriptions_live`, `listen_connection_up` (0/1), `listen_connection_drops_total`
+//!   (PostgreSQL: [`crate::events::listen`])
 //! - process metrics (`process_*`) and `todo_graphql_build_info{version}`
 //!
 //! Operation names come from the document, so they are the client's word: only a

@@ -13,6 +13,7 @@ use crate::{
     auth::SessionReader,
     config::{Backend, Config},
     db::{self, StatementCounter},
+    events::{self, Hub},
     graphql::{self, documents::Documents},
     http::{
         self, AppState, GraphiqlDefaults, Guards,
@@ -33,6 +34,8 @@ pub struct Application {
     statements: StatementCounter,
     drain: Duration,
     demo: Option<Demo>,
+    /// The LISTEN connection's task, on PostgreSQL.
+    listen: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The demo account of embedded mode, for the banner.
@@ -75,6 +78,9 @@ impl Application {
             (None, None) => anyhow::bail!("BETTER_AUTH_SECRET is required with PostgreSQL"),
         };
         let demo = embedded.as_ref().map(|e| Demo { email: e.demo_email.clone(), token: e.demo_token.clone() });
+        let hub = Hub::new(config.database.backend() == Backend::Sqlite);
+        let listen = (config.database.backend() == Backend::Postgres)
+            .then(|| events::listen::spawn(hub.clone(), &config.database));
         let sessions = SessionReader::new(secret, &config.cookie_prefix);
         let guards = Guards {
             // Embedded mode is one person trying the service on their own machine.
@@ -112,7 +118,7 @@ impl Application {
             header_read_timeout: config.traffic.header_read_timeout,
             max_connections: config.traffic.max_connections,
         };
-        Ok(Self { listener, router, metrics, serve, db, statements, drain: config.shutdown_drain, demo })
+        Ok(Self { listener, router, metrics, serve, db, statements, drain: config.shutdown_drain, demo, listen })
     }
 
     /// The bound port.
@@ -161,6 +167,9 @@ impl Application {
         tokio::select! {
             ((), ()) = async { tokio::join!(main, metrics) } => {},
             () = deadline => tracing::warn!(drain_secs = drain.as_secs(), "requests still running after the drain time were cut off"),
+        }
+        if let Some(listen) = self.listen {
+            listen.abort();
         }
         self.db.close().await.context("closing the database pool")?;
         tracing::info!("stopped");

@@ -150,6 +150,10 @@ pub struct Settings {
     /// Keep retrying the first connection this long, in seconds (a Neon compute wakes up).
     #[arg(long, env = "DATABASE_CONNECT_RETRY_SECS", default_value = "30", global = true)]
     pub database_connect_retry_secs: String,
+    /// Close the LISTEN connection (subscriptions' events) this long after the last
+    /// subscription ends, in seconds, so Neon can scale to zero.
+    #[arg(long, env = "LISTEN_IDLE_CLOSE_SECS", default_value = "30", global = true)]
+    pub listen_idle_close_secs: String,
     /// On SIGTERM or SIGINT, how long in-flight requests may still run, in seconds.
     #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value = "10", global = true)]
     pub shutdown_drain_secs: String,

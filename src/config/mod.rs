@@ -121,6 +121,9 @@ pub struct DatabaseConfig {
     pub max_lifetime: Duration,
     /// How long start-up keeps retrying the first connection.
     pub connect_retry: Duration,
+    /// How long the LISTEN connection stays open after the last subscription ends
+    /// (`LISTEN_IDLE_CLOSE_SECS`).
+    pub listen_idle_close: Duration,
 }
 
 impl DatabaseConfig {
@@ -134,6 +137,7 @@ impl DatabaseConfig {
             idle_timeout: Duration::from_secs(60),
             max_lifetime: Duration::from_secs(1800),
             connect_retry: Duration::from_secs(30),
+            listen_idle_close: Duration::from_secs(30),
         }
     }
 }
@@ -218,6 +222,7 @@ impl Config {
             idle_timeout: seconds("DATABASE_IDLE_TIMEOUT_SECS", &settings.database_idle_timeout_secs, 1..=86_400)?,
             max_lifetime: seconds("DATABASE_MAX_LIFETIME_SECS", &settings.database_max_lifetime_secs, 1..=86_400)?,
             connect_retry: seconds("DATABASE_CONNECT_RETRY_SECS", &settings.database_connect_retry_secs, 0..=3600)?,
+            listen_idle_close: seconds("LISTEN_IDLE_CLOSE_SECS", &settings.listen_idle_close_secs, 0..=86_400)?,
         };
         let better_auth_secret = match settings.better_auth_secret.as_deref() {
             Some(secret) if !secret.is_empty() => Some(SecretString::from(secret)),
@@ -437,6 +442,7 @@ mod tests {
             database_idle_timeout_secs: "60".into(),
             database_max_lifetime_secs: "1800".into(),
             database_connect_retry_secs: "30".into(),
+            listen_idle_close_secs: "30".into(),
             shutdown_drain_secs: "10".into(),
             header_read_timeout_secs: "10".into(),
             body_read_timeout_secs: "10".into(),
@@ -457,12 +463,15 @@ mod tests {
         assert!(config.host.is_unspecified(), "PostgreSQL mode listens on every interface");
         assert_eq!(config.cors_origins, ["http://localhost:3000", "https://app.example.com"]);
         assert_eq!(config.database.host(), "db.example.com");
+        assert_eq!(config.database.listen_idle_close, Duration::from_secs(30));
+        let closes_at_once = Settings { listen_idle_close_secs: "0".into(), ..settings() };
+        assert_eq!(Config::from_settings(&closes_at_once).unwrap().database.listen_idle_close, Duration::ZERO);
     }
 
     #[test]
     fn each_bad_setting_is_named() {
         type Spoil = fn(&mut Settings);
-        let cases: [(&str, Spoil); 18] = [
+        let cases: [(&str, Spoil); 20] = [
             ("DATABASE_URL", |s| {
                 s.database_url = None;
                 s.allow_embedded = "false".into();
@@ -490,6 +499,8 @@ mod tests {
                 s.database_url = Some("sqlite:///tmp/x.db".into());
                 s.database_direct_url = Some("postgres://app:hunter2@db.example.com/todo".into());
             }),
+            ("LISTEN_IDLE_CLOSE_SECS", |s| s.listen_idle_close_secs = "86401".into()),
+            ("LISTEN_IDLE_CLOSE_SECS", |s| s.listen_idle_close_secs = "-1".into()),
         ];
         for (setting, spoil) in cases {
             let mut raw = settings();

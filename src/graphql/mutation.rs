@@ -74,6 +74,6 @@ impl MutationRoot {
     async fn clear_completed_tasks(&self, ctx: &Context<'_>) -> AppResult<i32> {
         let user = context::signed_in(ctx).await?;
         let deleted = db::task::delete_completed(context::writer(ctx)?, &user.id).await?;
-        Ok(i32::try_from(deleted).unwrap_or(i32::MAX))
+        Ok(i32::try_from(deleted.len()).unwrap_or(i32::MAX))
     }
 }

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod connections;
 mod deadline;
+mod fanout;
 mod fuzz;
 mod helpers;
 mod hostile;

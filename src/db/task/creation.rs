@@ -12,7 +12,10 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{NewTask, find, write::insert};
+use super::{
+    NewTask, find,
+    write::{announce, insert},
+};
 use crate::db::Writer;
 
 /// How long a key is remembered at least. Older records are purged a few at a
@@ -90,7 +93,9 @@ pub async fn create_once(
     let claimed =
         task_creations::Entity::insert(record).on_conflict(claim).exec_without_returning(&transaction).await?;
     let outcome = if claimed == 1 {
-        Creation::Task(insert(&transaction, id, user_id, new, now).await?)
+        let task = insert(&transaction, id, user_id, new, now).await?;
+        announce(&transaction, crate::events::ChangeKind::Created, user_id, vec![id]).await?;
+        Creation::Task(task)
     } else {
         let record = task_creations::Entity::find_by_id((user_id.to_owned(), key.0.clone()))
             .one(&transaction)

@@ -1,6 +1,7 @@
 //! Changes to a user's tasks, each in one write transaction ([`Writer::begin`]):
 //! PostgreSQL bounds every statement by `statement_timeout`, and a statement it
-//! stops rolls the whole change back.
+//! stops rolls the whole change back. Each change that happened announces itself
+//! in the same transaction ([`notify::send`]): a rolled-back one never does.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use entity::tasks::{self, Column, Entity, Model};
@@ -13,7 +14,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::find;
-use crate::db::Writer;
+use crate::{
+    db::Writer,
+    events::{ChangeKind, TaskEvent, notify},
+};
 
 /// A task to create, already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +37,7 @@ pub struct NewTask {
 pub async fn create(db: &Writer, user_id: &str, new: NewTask, now: DateTime<Utc>) -> Result<Model, DbErr> {
     let transaction = db.begin().await?;
     let task = insert(&transaction, Uuid::now_v7(), user_id, new, now).await?;
+    announce(&transaction, ChangeKind::Created, user_id, vec![task.id]).await?;
     Writer::commit(transaction).await?;
     Ok(task)
 }
@@ -139,6 +144,9 @@ async fn change(
     } else {
         set(scoped.col_expr(Column::UpdatedAt, moved_forward(now))).exec_with_returning(&transaction).await?.pop()
     };
+    if let Some(task) = &changed {
+        announce(&transaction, ChangeKind::Updated, user_id, vec![task.id]).await?;
+    }
     Writer::commit(transaction).await?;
     Ok(changed)
 }
@@ -151,23 +159,41 @@ pub async fn delete(db: &Writer, user_id: &str, id: Uuid) -> Result<bool, DbErr>
     let transaction = db.begin().await?;
     let result =
         Entity::delete_many().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id)).exec(&transaction).await?;
+    let deleted = result.rows_affected > 0;
+    if deleted {
+        announce(&transaction, ChangeKind::Deleted, user_id, vec![id]).await?;
+    }
     Writer::commit(transaction).await?;
-    Ok(result.rows_affected > 0)
+    Ok(deleted)
 }
 
-/// Deletes the user's completed tasks; how many.
+/// Deletes the user's completed tasks; the ids of those deleted.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn delete_completed(db: &Writer, user_id: &str) -> Result<u64, DbErr> {
+pub async fn delete_completed(db: &Writer, user_id: &str) -> Result<Vec<Uuid>, DbErr> {
     let transaction = db.begin().await?;
-    let result = Entity::delete_many()
+    let deleted: Vec<Uuid> = Entity::delete_many()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Completed.eq(true))
-        .exec(&transaction)
-        .await?;
+        .exec_with_returning(&transaction)
+        .await?
+        .into_iter()
+        .map(|task| task.id)
+        .collect();
+    announce(&transaction, ChangeKind::Deleted, user_id, deleted.clone()).await?;
     Writer::commit(transaction).await?;
-    Ok(result.rows_affected)
+    Ok(deleted)
+}
+
+/// Announces a change inside its transaction (on PostgreSQL; nothing on SQLite).
+pub(super) async fn announce(
+    transaction: &impl ConnectionTrait,
+    kind: ChangeKind,
+    user_id: &str,
+    task_ids: Vec<Uuid>,
+) -> Result<(), DbErr> {
+    notify::send(transaction, &TaskEvent { kind, user_id: user_id.to_owned(), task_ids }).await
 }
 
 /// PostgreSQL: `now` (to the millisecond, as served), or a millisecond past the
