@@ -7,17 +7,22 @@ use anyhow::Context as _;
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, watch},
+};
 
 use crate::{
     auth::SessionReader,
     config::{Backend, Config},
     db::{self, StatementCounter},
+    events::Hub,
     graphql::{self, documents::Documents},
     http::{
         self, AppState, GraphiqlDefaults, Guards,
         rate_limit::RateLimit,
         server::{self, ServeOptions},
+        ws::{self, Sockets},
     },
     monitoring::{self, MetricsSource},
 };
@@ -33,6 +38,11 @@ pub struct Application {
     statements: StatementCounter,
     drain: Duration,
     demo: Option<Demo>,
+    hub: Hub,
+    /// Turns true on a stop signal; the accept loops and every WebSocket watch it.
+    stopping: watch::Sender<bool>,
+    /// Closes (`None`) once every WebSocket has ended.
+    sockets_closed: mpsc::Receiver<()>,
 }
 
 /// The demo account of embedded mode, for the banner.
@@ -84,8 +94,12 @@ impl Application {
             },
             body_read_timeout: config.traffic.body_read_timeout,
         };
+        let backend = config.database.backend();
+        let hub = Hub::new(backend == Backend::Sqlite);
+        let (stopping, stopped) = watch::channel(false);
+        let (sockets, sockets_closed) = Sockets::new(config.subscriptions.clone(), &config.cors_origins, stopped);
         let state = AppState {
-            schema: graphql::build(db.clone(), secret, &config.limits),
+            schema: graphql::build(db.clone(), secret, &config.limits, hub.clone()),
             db: db.clone(),
             sessions,
             documents: Arc::new(Documents::new(&config.limits)),
@@ -95,6 +109,7 @@ impl Application {
                 headers: serde_json::json!({ "Authorization": format!("Bearer {}", demo.token) }),
                 query: DEMO_QUERY.to_owned(),
             }),
+            sockets,
         };
         let metrics = MetricsSource { db: db.clone(), statements: statements.clone() };
         let (router, metrics) = match config.metrics_addr {
@@ -112,7 +127,19 @@ impl Application {
             header_read_timeout: config.traffic.header_read_timeout,
             max_connections: config.traffic.max_connections,
         };
-        Ok(Self { listener, router, metrics, serve, db, statements, drain: config.shutdown_drain, demo })
+        Ok(Self {
+            listener,
+            router,
+            metrics,
+            serve,
+            db,
+            statements,
+            drain: config.shutdown_drain,
+            demo,
+            hub,
+            stopping,
+            sockets_closed,
+        })
     }
 
     /// The bound port.
@@ -130,6 +157,11 @@ impl Application {
         self.demo.as_ref()
     }
 
+    /// The hub that carries task changes to this instance's subscriptions.
+    pub fn hub(&self) -> Hub {
+        self.hub.clone()
+    }
+
     /// Counts the SQL statements the service runs.
     pub fn statements(&self) -> StatementCounter {
         self.statements.clone()
@@ -141,7 +173,8 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let (stopping, stopped) = watch::channel(false);
+        let stopping = self.stopping;
+        let stopped = stopping.subscribe();
         tokio::spawn(async move {
             shutdown_signal().await;
             let _ = stopping.send(true);
@@ -158,8 +191,11 @@ impl Application {
             let _ = signalled.wait_for(|stopped| *stopped).await;
             tokio::time::sleep(drain).await;
         };
+        // Upgraded connections have left hyper's graceful shutdown: each WebSocket
+        // sends its close frame (1001) on the same signal and is waited for here.
+        let sockets = ws::wait_closed(self.sockets_closed);
         tokio::select! {
-            ((), ()) = async { tokio::join!(main, metrics) } => {},
+            ((), (), ()) = async { tokio::join!(main, metrics, sockets) } => {},
             () = deadline => tracing::warn!(drain_secs = drain.as_secs(), "requests still running after the drain time were cut off"),
         }
         self.db.close().await.context("closing the database pool")?;

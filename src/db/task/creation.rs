@@ -44,8 +44,10 @@ impl CreationKey {
 /// What a create with a key came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Creation {
-    /// Made now, or by an earlier request with this key and the same input; the
-    /// task as it is now.
+    /// Made now, by this request.
+    Made(Model),
+    /// Made by an earlier request with this key and the same input; the task as
+    /// it is now (a replay: nothing changed, nothing to announce).
     Task(Model),
     /// The key was used before with other input; nothing was made.
     KeyReused,
@@ -90,7 +92,7 @@ pub async fn create_once(
     let claimed =
         task_creations::Entity::insert(record).on_conflict(claim).exec_without_returning(&transaction).await?;
     let outcome = if claimed == 1 {
-        Creation::Task(insert(&transaction, id, user_id, new, now).await?)
+        Creation::Made(insert(&transaction, id, user_id, new, now).await?)
     } else {
         let record = task_creations::Entity::find_by_id((user_id.to_owned(), key.0.clone()))
             .one(&transaction)

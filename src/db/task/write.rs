@@ -155,19 +155,19 @@ pub async fn delete(db: &Writer, user_id: &str, id: Uuid) -> Result<bool, DbErr>
     Ok(result.rows_affected > 0)
 }
 
-/// Deletes the user's completed tasks; how many.
+/// Deletes the user's completed tasks; their ids (one `DELETED` event each).
 ///
 /// # Errors
 /// When the database fails.
-pub async fn delete_completed(db: &Writer, user_id: &str) -> Result<u64, DbErr> {
+pub async fn delete_completed(db: &Writer, user_id: &str) -> Result<Vec<Uuid>, DbErr> {
     let transaction = db.begin().await?;
-    let result = Entity::delete_many()
+    let deleted = Entity::delete_many()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Completed.eq(true))
-        .exec(&transaction)
+        .exec_with_returning(&transaction)
         .await?;
     Writer::commit(transaction).await?;
-    Ok(result.rows_affected)
+    Ok(deleted.into_iter().map(|task| task.id).collect())
 }
 
 /// PostgreSQL: `now` (to the millisecond, as served), or a millisecond past the
