@@ -35,6 +35,7 @@ use async_graphql::{
     Request, Response as GqlResponse, ServerError, Variables,
     futures_util::{
         StreamExt as _,
+        future::poll_immediate,
         stream::{self, AbortHandle, Abortable, BoxStream, SelectAll},
     },
     parser::types::OperationType,
@@ -529,6 +530,12 @@ impl Connection {
         });
         self.streams.push(tagged.chain(end).boxed());
         self.running.insert(id, (generation, handle));
+        // Runs the new subscription up to its first wait, which registers it with the
+        // hub before the next client message is read: whatever the client does after
+        // an answer to a later message (a `pong`) is seen by this subscription.
+        if let Some(Some((id, generation, response))) = poll_immediate(self.streams.next()).await {
+            self.forward(id, generation, response).await?;
+        }
         Ok(())
     }
 
