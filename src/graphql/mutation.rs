@@ -73,7 +73,8 @@ impl MutationRoot {
     async fn toggle_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
         let user = context::signed_in(ctx).await?;
         let id = task_id(&id)?;
-        let task = db::task::toggle(context::writer(ctx)?, &user.id, id, Utc::now()).await?.ok_or(AppError::NotFound)?;
+        let task =
+            db::task::toggle(context::writer(ctx)?, &user.id, id, Utc::now()).await?.ok_or(AppError::NotFound)?;
         publish(ctx, ChangeKind::Updated, &user.id, vec![task.id]);
         Ok(task.into())
     }

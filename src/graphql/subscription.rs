@@ -57,7 +57,10 @@ pub struct TaskChange {
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Every change to the signed-in user's tasks, made through any instance of the service.
-    async fn task_changed(&self, ctx: &Context<'_>) -> async_graphql::Result<BoxStream<'static, AppResult<TaskChange>>> {
+    async fn task_changed(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<BoxStream<'static, AppResult<TaskChange>>> {
         let user = context::signed_in(ctx).await?;
         let hub = ctx.data::<Hub>().map_err(context::missing)?;
         let db = context::db(ctx)?.clone();

@@ -188,7 +188,8 @@ pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Respons
             Some(protocol) => Connection::new(socket, protocol, state, &headers).run().await,
             None => {
                 let mut socket = socket;
-                let _ = socket.send(close_message(close::SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")).await;
+                let _ =
+                    socket.send(close_message(close::SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")).await;
             }
         }
         drop(live);
@@ -376,7 +377,8 @@ impl Connection {
             Message::Ping(_) | Message::Pong(_) => return Ok(Some(None)),
             Message::Binary(_) => return Err(bad_message("binary messages are not part of the protocol")),
         };
-        let parsed: ClientMessage = serde_json::from_str(text.as_str()).map_err(|err| bad_message(&format!("{err}")))?;
+        let parsed: ClientMessage =
+            serde_json::from_str(text.as_str()).map_err(|err| bad_message(&format!("{err}")))?;
         let legacy = self.protocol == Protocol::Legacy;
         match parsed {
             ClientMessage::ConnectionInit { payload } => return self.init(payload).await.map(|at| Some(Some(at))),

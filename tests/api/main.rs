@@ -25,4 +25,5 @@ mod retries;
 mod schema;
 // Events on PostgreSQL arrive through NOTIFY and the LISTEN connection (issue 10's
 // fan-out): `mod subscription_events;` joins this suite with it. SQLite runs it now.
+mod subscription_fanout;
 mod subscriptions;

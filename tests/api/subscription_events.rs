@@ -31,9 +31,18 @@ async fn every_kind_of_change_reaches_a_cookie_subscriber() {
     let task = app.create_task(&ada, "Write the tests").await;
     let id = task["id"].as_str().unwrap();
     let created = change(&mut ws, "s1").await;
-    assert_eq!(created, json!({ "kind": "CREATED", "id": id, "task": { "id": id, "title": "Write the tests", "completed": false } }));
+    assert_eq!(
+        created,
+        json!({ "kind": "CREATED", "id": id, "task": { "id": id, "title": "Write the tests", "completed": false } })
+    );
 
-    mutate(&app, &ada, "mutation($id: ID!) { updateTask(id: $id, input: { title: \"Renamed\" }) { id } }", json!({ "id": id })).await;
+    mutate(
+        &app,
+        &ada,
+        "mutation($id: ID!) { updateTask(id: $id, input: { title: \"Renamed\" }) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
     let updated = change(&mut ws, "s1").await;
     assert_eq!((updated["kind"].as_str(), updated["task"]["title"].as_str()), (Some("UPDATED"), Some("Renamed")));
 

@@ -42,7 +42,12 @@ pub async fn try_connect(address: &str, protocol: &str, headers: &[(&str, &str)]
 
 /// [`try_connect`] that must succeed.
 pub async fn connect(app: &TestApp, protocol: &str, headers: &[(&str, &str)]) -> Ws {
-    try_connect(&app.address, protocol, headers).await.unwrap()
+    connect_to(&app.address, protocol, headers).await
+}
+
+/// [`try_connect`] to a service at `address` (`http://host:port`) that must succeed.
+pub async fn connect_to(address: &str, protocol: &str, headers: &[(&str, &str)]) -> Ws {
+    try_connect(address, protocol, headers).await.unwrap()
 }
 
 /// Sends one JSON message.
