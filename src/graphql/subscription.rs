@@ -110,3 +110,39 @@ impl Changes {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{BUFFER, TaskEvent};
+
+    fn deleted(user_id: &str, task_ids: Vec<Uuid>) -> TaskEvent {
+        TaskEvent { kind: ChangeKind::Deleted, user_id: user_id.into(), task_ids }
+    }
+
+    #[tokio::test]
+    async fn one_change_per_task_only_the_users_own_and_too_slow_once_behind_the_buffer() {
+        let hub = Hub::new(true);
+        let mut changes = Changes {
+            events: hub.subscribe("ada"),
+            user_id: "ada".into(),
+            // DELETED needs no lookup; anything else would fail against this.
+            db: DatabaseConnection::default(),
+            pending: VecDeque::new(),
+        };
+        let ids = [Uuid::now_v7(), Uuid::now_v7()];
+        hub.deliver(deleted("bob", vec![Uuid::now_v7()]));
+        hub.deliver(deleted("ada", ids.to_vec()));
+        for id in ids {
+            let change = changes.next().await.unwrap_or_else(|err| panic!("{err:?}"));
+            assert_eq!(
+                (change.kind, change.id, change.task.is_none()),
+                (TaskChangeKind::Deleted, ID(id.to_string()), true)
+            );
+        }
+        for _ in 0..=BUFFER {
+            hub.deliver(deleted("ada", vec![Uuid::now_v7()]));
+        }
+        assert!(matches!(changes.next().await, Err(AppError::TooSlow)));
+    }
+}
