@@ -202,8 +202,14 @@ enum Protocol {
     Legacy,
 }
 
+/// A close frame; the reason cut to the 123 bytes a close frame can carry (it may
+/// hold a client's subscription id).
 fn close_message(code: u16, reason: &str) -> Message {
-    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    Message::Close(Some(CloseFrame { code, reason: reason[..end].into() }))
 }
 
 /// A message from the client, either protocol.
@@ -253,9 +259,9 @@ struct SubscribePayload {
     variables: Option<Json>,
 }
 
-/// One item of the merged subscription streams: `(id, generation, response)`; a
-/// `None` response is the end of that subscription.
-type Item = (String, u64, Option<GqlResponse>);
+/// One item of the merged subscription streams: `(id, generation, response, first)`;
+/// a `None` response is the end of that subscription.
+type Item = (String, u64, Option<GqlResponse>, bool);
 
 /// Why the connection loop stops.
 enum Stop {
@@ -343,8 +349,8 @@ impl Connection {
                     // Closed by the peer, or a frame over the size limit.
                     Some(Err(_)) | None => return Ok(()),
                 },
-                Some((id, generation, response)) = self.streams.next(), if !self.streams.is_empty() => {
-                    self.forward(id, generation, response).await?;
+                Some((id, generation, response, first)) = self.streams.next(), if !self.streams.is_empty() => {
+                    self.forward(id, generation, response, first).await?;
                 }
                 _ = ping.tick() => {
                     if self.last_heard.elapsed() > settings.ping_interval * 2 {
@@ -524,19 +530,21 @@ impl Connection {
         let responses = self.state.schema.execute_stream(request);
         let tagged = {
             let id = id.clone();
-            Abortable::new(responses, registration).map(move |response| (id.clone(), generation, Some(response)))
+            Abortable::new(responses, registration)
+                .enumerate()
+                .map(move |(n, response)| (id.clone(), generation, Some(response), n == 0))
         };
         let end = stream::once({
             let id = id.clone();
-            async move { (id, generation, None) }
+            async move { (id, generation, None, false) }
         });
         self.streams.push(tagged.chain(end).boxed());
         self.running.insert(id, (generation, handle));
         // Runs the new subscription up to its first wait, which registers it with the
         // hub before the next client message is read: whatever the client does after
         // an answer to a later message (a `pong`) is seen by this subscription.
-        if let Some(Some((id, generation, response))) = poll_immediate(self.streams.next()).await {
-            self.forward(id, generation, response).await?;
+        if let Some(Some((id, generation, response, first))) = poll_immediate(self.streams.next()).await {
+            self.forward(id, generation, response, first).await?;
         }
         Ok(())
     }
@@ -548,7 +556,13 @@ impl Connection {
     }
 
     /// Sends one result of a subscription, or its end.
-    async fn forward(&mut self, id: String, generation: u64, response: Option<GqlResponse>) -> Result<(), Stop> {
+    async fn forward(
+        &mut self,
+        id: String,
+        generation: u64,
+        response: Option<GqlResponse>,
+        first: bool,
+    ) -> Result<(), Stop> {
         if self.running.get(&id).is_none_or(|(running, _)| *running != generation) {
             // Completed by the client (or replaced): nothing more goes out for it.
             return Ok(());
@@ -558,8 +572,9 @@ impl Connection {
             return self.send_json(&json!({ "type": "complete", "id": id })).await;
         };
         // Refused before execution (validation): an `error` message, and no
-        // `complete` after it.
-        if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+        // `complete` after it. A later error (`TOO_SLOW`) is a `next` with errors,
+        // then `complete`.
+        if first && response.data == async_graphql::Value::Null && !response.errors.is_empty() {
             if let Some((_, handle)) = self.running.remove(&id) {
                 handle.abort();
             }
@@ -597,16 +612,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 fn bad_message(detail: &str) -> Stop {
-    // A close reason is at most 123 bytes.
-    let mut reason = format!("Invalid message received: {detail}");
-    if reason.len() > 123 {
-        let mut end = 120;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
-    }
-    Stop::Close(close::BAD_MESSAGE, reason)
+    Stop::Close(close::BAD_MESSAGE, format!("Invalid message received: {detail}"))
 }
 
 fn refusal(message: String, code: &str) -> ServerError {

@@ -203,6 +203,13 @@ async fn every_close_code_of_the_protocol() {
     send(&mut ws, subscribe.clone()).await;
     send(&mut ws, subscribe.clone()).await;
     assert_eq!(closed(&mut ws).await, (4409, vec![]));
+    // An id too long for a close frame's reason still gets its 4409.
+    let long = json!({ "type": "subscribe", "id": "é".repeat(200), "payload": { "query": TASK_CHANGED } });
+    let mut ws = connect(&app, "graphql-transport-ws", &headers).await;
+    init(&mut ws, Value::Null).await;
+    send(&mut ws, long.clone()).await;
+    send(&mut ws, long).await;
+    assert_eq!(closed(&mut ws).await, (4409, vec![]));
     // 4429: a second connection_init.
     let mut ws = connect(&app, "graphql-transport-ws", &headers).await;
     init(&mut ws, Value::Null).await;
