@@ -97,7 +97,8 @@ impl Application {
         let backend = config.database.backend();
         let hub = Hub::new(backend == Backend::Sqlite);
         let (stopping, stopped) = watch::channel(false);
-        let (sockets, sockets_closed) = Sockets::new(config.subscriptions.clone(), &config.cors_origins, stopped);
+        let (sockets, sockets_closed) =
+            Sockets::new(config.subscriptions.clone(), &config.cors_origins, config.traffic.max_connections, stopped);
         let state = AppState {
             schema: graphql::build(db.clone(), secret, &config.limits, hub.clone()),
             db: db.clone(),

@@ -19,7 +19,8 @@
 //!
 //! Bounds: `connection_init` within `WS_INIT_TIMEOUT_SECS` (4408); messages up to
 //! `MAX_BODY_BYTES`; `WS_MAX_SUBSCRIPTIONS` per socket (more: an `error` message);
-//! `WS_MAX_CONNECTIONS_PER_USER` per user (more: close 1013); a WebSocket ping every
+//! `WS_MAX_CONNECTIONS_PER_USER` per user (more: close 1013); at most
+//! `MAX_CONNECTIONS` sockets in all (more: 503 before the upgrade); a WebSocket ping every
 //! `WS_PING_SECS`, and a peer that stays silent for two intervals, or does not take
 //! a message within one, is dropped; a subscription that falls behind its events
 //! ends with `TOO_SLOW` (see [`crate::events`]). On shutdown every socket gets close
@@ -53,7 +54,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tokio::{
-    sync::{mpsc, watch},
+    sync::{Semaphore, mpsc, watch},
     time::{Instant, sleep_until},
 };
 
@@ -101,6 +102,9 @@ pub struct Sockets {
     /// Each live socket holds a clone; the receiver sees `None` once all are gone.
     live: mpsc::Sender<()>,
     per_user: Mutex<HashMap<String, usize>>,
+    /// Open sockets, signed in or not yet, bounded like connections (`MAX_CONNECTIONS`):
+    /// an upgraded connection has left the accept loop's count.
+    slots: Arc<Semaphore>,
 }
 
 impl Sockets {
@@ -108,10 +112,18 @@ impl Sockets {
     pub fn new(
         settings: Subscriptions,
         cors_origins: &[String],
+        max_sockets: usize,
         stop: watch::Receiver<bool>,
     ) -> (Arc<Self>, mpsc::Receiver<()>) {
         let (live, closed) = mpsc::channel(1);
-        let sockets = Self { settings, cors_origins: cors_origins.to_vec(), stop, live, per_user: Mutex::default() };
+        let sockets = Self {
+            settings,
+            cors_origins: cors_origins.to_vec(),
+            stop,
+            live,
+            per_user: Mutex::default(),
+            slots: Arc::new(Semaphore::new(max_sockets)),
+        };
         (Arc::new(sockets), closed)
     }
 
@@ -167,6 +179,9 @@ pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Respons
     {
         return (StatusCode::FORBIDDEN, "this origin may not open a WebSocket here").into_response();
     }
+    let Ok(slot) = state.sockets.slots.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "too many WebSockets are open; try again later").into_response();
+    };
     let upgrade = match WebSocketUpgrade::from_request(request, &state).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
@@ -192,7 +207,7 @@ pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Respons
                     socket.send(close_message(close::SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")).await;
             }
         }
-        drop(live);
+        drop((live, slot));
     })
 }
 

@@ -271,6 +271,17 @@ async fn caps_on_subscriptions_per_connection_and_connections_per_user() {
     assert!(acknowledged, "the slot of a closed socket was never released");
 }
 
+#[tokio::test]
+async fn open_sockets_are_capped_like_connections_before_the_upgrade() {
+    let app = spawn_app_with(|config| config.traffic.max_connections = 1).await;
+    // Not signed in: an unauthenticated socket holds a slot until its init timeout.
+    let _held = connect(&app, "graphql-transport-ws", &[]).await;
+    match try_connect(&app.address, "graphql-transport-ws", &[]).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("expected 503, got {other:?}"),
+    }
+}
+
 /// `Some` on `connection_ack`, `None` on a 1013 close (the old socket not yet gone).
 async fn closed_or_ack(ws: &mut Ws) -> Option<()> {
     let message = tokio::time::timeout(GUARD, ws.next()).await.unwrap();
