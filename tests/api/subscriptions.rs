@@ -339,3 +339,12 @@ async fn a_session_that_expires_while_subscribed_ends_the_socket_at_its_expiry()
     let mut ws = subscribed(&app, &ada, "1").await;
     assert_eq!(closed(&mut ws).await.0, 4403);
 }
+
+#[tokio::test]
+async fn a_subscription_over_http_is_refused_not_run() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let body = app.graphql(Some(&ada), TASK_CHANGED, json!({})).await;
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert!(!body["errors"][0]["message"].as_str().unwrap_or_default().is_empty(), "{body}");
+}
