@@ -278,6 +278,16 @@ struct SubscribePayload {
 /// a `None` response is the end of that subscription.
 type Item = (String, u64, Option<GqlResponse>, bool);
 
+/// What a client message came to.
+enum Handled {
+    /// Keep serving.
+    Continue,
+    /// `connection_ack` sent; the session is next checked at `next_check`.
+    Acknowledged { next_check: Instant },
+    /// The client ended the connection.
+    Ended,
+}
+
 /// Why the connection loop stops.
 enum Stop {
     /// Close with this code and reason.
@@ -353,12 +363,10 @@ impl Connection {
                 received = self.socket.recv() => match received {
                     Some(Ok(message)) => {
                         self.last_heard = Instant::now();
-                        if let Some(message) = self.handle(message).await? {
-                            if let Some(at) = message {
-                                next_check = at;
-                            }
-                        } else {
-                            return Ok(());
+                        match self.handle(message).await? {
+                            Handled::Continue => {}
+                            Handled::Acknowledged { next_check: at } => next_check = at,
+                            Handled::Ended => return Ok(()),
                         }
                     }
                     // Closed by the peer, or a frame over the size limit.
@@ -389,30 +397,31 @@ impl Connection {
         }
     }
 
-    /// Handles one client message: `Ok(None)` when the client ended the connection,
-    /// `Ok(Some(Some(at)))` when the session's next check moved to `at`.
-    async fn handle(&mut self, message: Message) -> Result<Option<Option<Instant>>, Stop> {
+    /// Handles one client message.
+    async fn handle(&mut self, message: Message) -> Result<Handled, Stop> {
         let text = match message {
             Message::Text(text) => text,
-            Message::Close(_) => return Ok(None),
-            Message::Ping(_) | Message::Pong(_) => return Ok(Some(None)),
+            Message::Close(_) => return Ok(Handled::Ended),
+            Message::Ping(_) | Message::Pong(_) => return Ok(Handled::Continue),
             Message::Binary(_) => return Err(bad_message("binary messages are not part of the protocol")),
         };
         let parsed: ClientMessage =
             serde_json::from_str(text.as_str()).map_err(|err| bad_message(&format!("{err}")))?;
         let legacy = self.protocol == Protocol::Legacy;
         match parsed {
-            ClientMessage::ConnectionInit { payload } => return self.init(payload).await.map(|at| Some(Some(at))),
+            ClientMessage::ConnectionInit { payload } => {
+                return self.init(payload).await.map(|next_check| Handled::Acknowledged { next_check });
+            }
             ClientMessage::Subscribe { id, payload } if !legacy => self.subscribe(id, payload).await?,
             ClientMessage::Start { id, payload } if legacy => self.subscribe(id, payload).await?,
             ClientMessage::Complete { id } if !legacy => self.cancel(&id),
             ClientMessage::Stop { id } if legacy => self.cancel(&id),
             ClientMessage::Ping { .. } if !legacy => self.send_json(&json!({ "type": "pong" })).await?,
             ClientMessage::Pong { .. } if !legacy => {}
-            ClientMessage::ConnectionTerminate if legacy => return Ok(None),
+            ClientMessage::ConnectionTerminate if legacy => return Ok(Handled::Ended),
             _ => return Err(bad_message("this message type is not part of the protocol")),
         }
-        Ok(Some(None))
+        Ok(Handled::Continue)
     }
 
     /// `connection_init`: one per connection; the session from its payload's
