@@ -29,6 +29,8 @@ pub mod code {
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
     /// Over a per-IP or per-session request rate (HTTP 429, `Retry-After`).
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// A subscription fell too far behind its events and was ended.
+    pub const TOO_SLOW: &str = "TOO_SLOW";
 }
 
 /// Everything a resolver can fail with.
@@ -54,6 +56,10 @@ pub enum AppError {
     Unavailable(Arc<DbErr>),
     /// `INTERNAL_SERVER_ERROR`: a bug or an unexpected database error.
     Internal(Arc<anyhow::Error>),
+    /// `TOO_SLOW`: a subscription fell too far behind and was ended.
+    TooSlow,
+    /// `SERVICE_UNAVAILABLE`: the service is stopping.
+    ShuttingDown,
 }
 
 impl AppError {
@@ -75,6 +81,8 @@ impl AppError {
             Self::NotFound => "task not found".into(),
             Self::Unavailable(_) => "the database is unavailable; try again".into(),
             Self::Internal(_) => "internal server error".into(),
+            Self::TooSlow => "the subscription fell too far behind its events and was ended; subscribe again".into(),
+            Self::ShuttingDown => "the service is stopping; subscribe again".into(),
         }
     }
 
@@ -86,6 +94,8 @@ impl AppError {
             Self::NotFound => code::NOT_FOUND,
             Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL_SERVER_ERROR,
+            Self::TooSlow => code::TOO_SLOW,
+            Self::ShuttingDown => code::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -7,7 +7,10 @@ use anyhow::Context as _;
 use axum::Router;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::TcpListener,
+    sync::{mpsc, watch},
+};
 
 use crate::{
     auth::SessionReader,
@@ -19,6 +22,7 @@ use crate::{
         self, AppState, GraphiqlDefaults, Guards,
         rate_limit::RateLimit,
         server::{self, ServeOptions},
+        ws::{self, Sockets},
     },
     monitoring::{self, MetricsSource},
 };
@@ -36,6 +40,11 @@ pub struct Application {
     demo: Option<Demo>,
     /// The LISTEN connection's task, on PostgreSQL.
     listen: Option<tokio::task::JoinHandle<()>>,
+    hub: Hub,
+    /// Turns true on a stop signal; the accept loops and every WebSocket watch it.
+    stopping: watch::Sender<bool>,
+    /// Closes (`None`) once every WebSocket has ended.
+    sockets_closed: mpsc::Receiver<()>,
 }
 
 /// The demo account of embedded mode, for the banner.
@@ -90,8 +99,11 @@ impl Application {
             },
             body_read_timeout: config.traffic.body_read_timeout,
         };
+        let (stopping, stopped) = watch::channel(false);
+        let (sockets, sockets_closed) =
+            Sockets::new(config.subscriptions.clone(), &config.cors_origins, config.traffic.max_connections, stopped);
         let state = AppState {
-            schema: graphql::build(db.clone(), secret, &config.limits),
+            schema: graphql::build(db.clone(), secret, &config.limits, hub.clone()),
             db: db.clone(),
             sessions,
             documents: Arc::new(Documents::new(&config.limits)),
@@ -101,6 +113,7 @@ impl Application {
                 headers: serde_json::json!({ "Authorization": format!("Bearer {}", demo.token) }),
                 query: DEMO_QUERY.to_owned(),
             }),
+            sockets,
         };
         let metrics = MetricsSource { db: db.clone(), statements: statements.clone() };
         let (router, metrics) = match config.metrics_addr {
@@ -118,7 +131,20 @@ impl Application {
             header_read_timeout: config.traffic.header_read_timeout,
             max_connections: config.traffic.max_connections,
         };
-        Ok(Self { listener, router, metrics, serve, db, statements, drain: config.shutdown_drain, demo, listen })
+        Ok(Self {
+            listener,
+            router,
+            metrics,
+            serve,
+            db,
+            statements,
+            drain: config.shutdown_drain,
+            demo,
+            listen,
+            hub,
+            stopping,
+            sockets_closed,
+        })
     }
 
     /// The bound port.
@@ -136,6 +162,11 @@ impl Application {
         self.demo.as_ref()
     }
 
+    /// The hub that carries task changes to this instance's subscriptions.
+    pub fn hub(&self) -> Hub {
+        self.hub.clone()
+    }
+
     /// Counts the SQL statements the service runs.
     pub fn statements(&self) -> StatementCounter {
         self.statements.clone()
@@ -147,7 +178,8 @@ impl Application {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let (stopping, stopped) = watch::channel(false);
+        let stopping = self.stopping;
+        let stopped = stopping.subscribe();
         tokio::spawn(async move {
             shutdown_signal().await;
             let _ = stopping.send(true);
@@ -164,8 +196,11 @@ impl Application {
             let _ = signalled.wait_for(|stopped| *stopped).await;
             tokio::time::sleep(drain).await;
         };
+        // Upgraded connections have left hyper's graceful shutdown: each WebSocket
+        // sends its close frame (1001) on the same signal and is waited for here.
+        let sockets = ws::wait_closed(self.sockets_closed);
         tokio::select! {
-            ((), ()) = async { tokio::join!(main, metrics) } => {},
+            ((), (), ()) = async { tokio::join!(main, metrics, sockets) } => {},
             () = deadline => tracing::warn!(drain_secs = drain.as_secs(), "requests still running after the drain time were cut off"),
         }
         if let Some(listen) = self.listen {

@@ -119,6 +119,12 @@ impl Viewer {
         Self { candidates, user: OnceCell::new() }
     }
 
+    /// A viewer already known to be `user` (a WebSocket looked its session up once,
+    /// at `connection_init`).
+    pub fn known(user: user::Model) -> Self {
+        Self { candidates: Vec::new(), user: OnceCell::new_with(Some(Some(user))) }
+    }
+
     /// The signed-in user, if any.
     ///
     /// # Errors

@@ -186,4 +186,20 @@ pub struct Settings {
     /// unset, the TCP peer's address is used and no header is trusted.
     #[arg(long, env = "CLIENT_IP_HEADER", global = true)]
     pub client_ip_header: Option<String>,
+    /// A WebSocket must send `connection_init` within this, in seconds (else 4408).
+    #[arg(long, env = "WS_INIT_TIMEOUT_SECS", default_value = "10", global = true)]
+    pub ws_init_timeout_secs: String,
+    /// How often a WebSocket's session is checked again, in seconds; a signed-out or
+    /// expired session ends its subscriptions at the next check (or at its expiry).
+    #[arg(long, env = "WS_SESSION_CHECK_SECS", default_value = "30", global = true)]
+    pub ws_session_check_secs: String,
+    /// How often the service pings a WebSocket, in seconds; silent for two intervals: closed.
+    #[arg(long, env = "WS_PING_SECS", default_value = "30", global = true)]
+    pub ws_ping_secs: String,
+    /// Most subscriptions one WebSocket may run at once.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value = "20", global = true)]
+    pub ws_max_subscriptions: String,
+    /// Most WebSockets one user may hold open on one instance.
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value = "10", global = true)]
+    pub ws_max_connections_per_user: String,
 }

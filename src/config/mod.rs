@@ -13,9 +13,11 @@ use std::{
 use secrecy::{ExposeSecret, SecretString};
 
 mod cli;
+mod subscriptions;
 mod traffic;
 
 pub use cli::{Cli, Command, SeedArgs, Settings};
+pub use subscriptions::Subscriptions;
 pub use traffic::{RateLimits, Traffic};
 
 /// A setting that cannot be used; its `Display` is the one line printed at start-up.
@@ -201,6 +203,8 @@ pub struct Config {
     pub traffic: Traffic,
     /// Where `/metrics` is served instead of the main port (`METRICS_ADDR`).
     pub metrics_addr: Option<SocketAddr>,
+    /// Subscriptions over WebSocket: timers and caps.
+    pub subscriptions: Subscriptions,
 }
 
 impl Config {
@@ -292,6 +296,7 @@ impl Config {
             shutdown_drain: seconds("SHUTDOWN_DRAIN_SECS", &settings.shutdown_drain_secs, 0..=3600)?,
             traffic: Traffic::from_settings(settings)?,
             metrics_addr: traffic::metrics_addr(settings.metrics_addr.as_deref())?,
+            subscriptions: Subscriptions::from_settings(settings)?,
         })
     }
 }
@@ -453,6 +458,11 @@ mod tests {
             rate_limit_user_per_sec: "10".into(),
             rate_limit_user_burst: "50".into(),
             client_ip_header: None,
+            ws_init_timeout_secs: "10".into(),
+            ws_session_check_secs: "30".into(),
+            ws_ping_secs: "30".into(),
+            ws_max_subscriptions: "20".into(),
+            ws_max_connections_per_user: "10".into(),
         }
     }
 

@@ -30,6 +30,53 @@ pub async fn find_by_session_token(
         .find_map(|token| rows.iter().find(|(session, _)| &session.token == token).and_then(|(_, user)| user.clone())))
 }
 
+/// The first of `tokens` (in order) that names a live session, with its user: the
+/// same one indexed query as [`find_by_session_token`], keeping the session too
+/// (a WebSocket re-checks it and ends at its `expiresAt`).
+///
+/// # Errors
+/// When the database does not answer.
+pub async fn find_live_session(
+    db: &DatabaseConnection,
+    tokens: &[String],
+    now: DateTime<Utc>,
+) -> Result<Option<(session::Model, user::Model)>, DbErr> {
+    if tokens.is_empty() {
+        return Ok(None);
+    }
+    let rows = session::Entity::find()
+        .find_also_related(user::Entity)
+        .filter(session::Column::Token.is_in(tokens.iter().cloned()))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .all(db)
+        .await?;
+    Ok(tokens.iter().find_map(|token| {
+        rows.iter()
+            .find(|(session, _)| &session.token == token)
+            .and_then(|(session, user)| Some((session.clone(), user.clone()?)))
+    }))
+}
+
+/// When the session `token` of `user_id` expires; `None` once it is gone (signed
+/// out), expired or another user's.
+///
+/// # Errors
+/// When the database does not answer.
+pub async fn session_expiry(
+    db: &DatabaseConnection,
+    token: &str,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let session = session::Entity::find()
+        .filter(session::Column::Token.eq(token))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::ExpiresAt.gt(now))
+        .one(db)
+        .await?;
+    Ok(session.map(|session| session.expires_at))
+}
+
 /// The users with these ids, in no particular order; unknown ids are left out.
 ///
 /// # Errors

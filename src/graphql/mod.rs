@@ -15,11 +15,12 @@ mod loader;
 mod mutation;
 mod query;
 mod scalars;
+mod subscription;
 mod types;
 mod validation;
 
 use async_graphql::{
-    EmptySubscription, Schema, SchemaBuilder,
+    Schema, SchemaBuilder,
     dataloader::{DataLoader, HashMapCache},
 };
 use sea_orm::DatabaseConnection;
@@ -27,19 +28,22 @@ use sea_orm::DatabaseConnection;
 pub use deadline::execute as execute_within;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
 
-use crate::{config::Limits, db::Writer};
+use crate::{config::Limits, db::Writer, events::Hub};
 
 /// The served schema.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
 }
 
-/// The schema with everything a request needs.
-pub fn build(db: DatabaseConnection, cursor_secret: &str, limits: &Limits) -> AppSchema {
+/// The schema with everything a request needs; `hub` carries task changes from
+/// mutations to subscriptions.
+pub fn build(db: DatabaseConnection, cursor_secret: &str, limits: &Limits, hub: Hub) -> AppSchema {
     builder()
+        .data(hub)
         .data(Writer::new(db.clone(), limits.statement_timeout))
         .data(db)
         .data(cursor::CursorCodec::new(cursor_secret))

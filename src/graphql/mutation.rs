@@ -11,7 +11,19 @@ use super::{
 use crate::{
     db::{self, task::Creation},
     error::{AppError, AppResult},
+    events::{ChangeKind, Hub, TaskEvent},
 };
+
+/// Hands a committed change to the hub (in-process on SQLite; on PostgreSQL the
+/// transaction's NOTIFY already announced it).
+fn publish(ctx: &Context<'_>, kind: ChangeKind, user_id: &str, task_ids: Vec<uuid::Uuid>) {
+    if task_ids.is_empty() {
+        return;
+    }
+    if let Ok(hub) = ctx.data::<Hub>() {
+        hub.publish_after_commit(TaskEvent { kind, user_id: user_id.to_owned(), task_ids });
+    }
+}
 
 /// The mutation root.
 #[derive(Default)]
@@ -26,9 +38,16 @@ impl MutationRoot {
         let (new, key) = input.validate()?;
         let db = context::writer(ctx)?;
         let Some(key) = key else {
-            return Ok(db::task::create(db, &user.id, new, Utc::now()).await?.into());
+            let task = db::task::create(db, &user.id, new, Utc::now()).await?;
+            publish(ctx, ChangeKind::Created, &user.id, vec![task.id]);
+            return Ok(task.into());
         };
         match db::task::create_once(db, &user.id, &key, new, Utc::now()).await? {
+            Creation::Made(task) => {
+                publish(ctx, ChangeKind::Created, &user.id, vec![task.id]);
+                Ok(task.into())
+            }
+            // A replay answers the task again without announcing it twice.
             Creation::Task(task) => Ok(task.into()),
             Creation::KeyReused => Err(AppError::bad_input(
                 "clientMutationId",
@@ -43,20 +62,21 @@ impl MutationRoot {
         let user = context::signed_in(ctx).await?;
         let id = task_id(&id)?;
         let changes = input.validate()?;
-        db::task::update(context::writer(ctx)?, &user.id, id, changes, Utc::now())
+        let task = db::task::update(context::writer(ctx)?, &user.id, id, changes, Utc::now())
             .await?
-            .map(Task::from)
-            .ok_or(AppError::NotFound)
+            .ok_or(AppError::NotFound)?;
+        publish(ctx, ChangeKind::Updated, &user.id, vec![task.id]);
+        Ok(task.into())
     }
 
     /// Flips `completed` atomically (concurrent toggles never lose an update).
     async fn toggle_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
         let user = context::signed_in(ctx).await?;
         let id = task_id(&id)?;
-        db::task::toggle(context::writer(ctx)?, &user.id, id, Utc::now())
-            .await?
-            .map(Task::from)
-            .ok_or(AppError::NotFound)
+        let task =
+            db::task::toggle(context::writer(ctx)?, &user.id, id, Utc::now()).await?.ok_or(AppError::NotFound)?;
+        publish(ctx, ChangeKind::Updated, &user.id, vec![task.id]);
+        Ok(task.into())
     }
 
     /// Deletes a task and returns its id, as given (ids are accepted only in the form the service writes them).
@@ -64,6 +84,7 @@ impl MutationRoot {
         let user = context::signed_in(ctx).await?;
         let uuid = task_id(&id)?;
         if db::task::delete(context::writer(ctx)?, &user.id, uuid).await? {
+            publish(ctx, ChangeKind::Deleted, &user.id, vec![uuid]);
             Ok(ID(uuid.to_string()))
         } else {
             Err(AppError::NotFound)
@@ -74,6 +95,8 @@ impl MutationRoot {
     async fn clear_completed_tasks(&self, ctx: &Context<'_>) -> AppResult<i32> {
         let user = context::signed_in(ctx).await?;
         let deleted = db::task::delete_completed(context::writer(ctx)?, &user.id).await?;
-        Ok(i32::try_from(deleted.len()).unwrap_or(i32::MAX))
+        let count = i32::try_from(deleted.len()).unwrap_or(i32::MAX);
+        publish(ctx, ChangeKind::Deleted, &user.id, deleted);
+        Ok(count)
     }
 }

@@ -10,6 +10,7 @@ mod health;
 mod negotiate;
 pub mod rate_limit;
 pub mod server;
+pub mod ws;
 
 use std::{sync::Arc, time::Duration};
 
@@ -86,6 +87,8 @@ pub struct AppState {
     /// What GraphiQL opens with (embedded mode only: PostgreSQL mode never puts a
     /// token in the page).
     pub graphiql: Option<GraphiqlDefaults>,
+    /// What WebSocket connections share: their settings, caps and the stop signal.
+    pub sockets: Arc<ws::Sockets>,
 }
 
 /// GraphiQL's prefilled headers and query.
@@ -111,7 +114,7 @@ pub struct Guards {
 pub fn router(state: AppState, metrics: Option<MetricsSource>, cors_origins: &[String], guards: Guards) -> Router {
     let body_limit = state.limits.max_body_bytes;
     let mut router = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(ws::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

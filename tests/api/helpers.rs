@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use todo_graphql::{
-    config::{Backend, Config, DatabaseConfig, Limits, RateLimits, Traffic},
+    config::{Backend, Config, DatabaseConfig, Limits, RateLimits, Subscriptions, Traffic},
     db::StatementCounter,
     startup::Application,
 };
@@ -234,6 +234,7 @@ pub fn test_config(database_url: &str) -> Config {
             ..Traffic::default()
         },
         metrics_addr: None,
+        subscriptions: Subscriptions::default(),
     }
 }
 

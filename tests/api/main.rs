@@ -24,3 +24,6 @@ mod postgres;
 mod queries;
 mod retries;
 mod schema;
+mod subscription_events;
+mod subscription_fanout;
+mod subscriptions;

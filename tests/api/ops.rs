@@ -437,3 +437,40 @@ async fn junk_operation_names_without_a_session_take_no_label_from_a_signed_in_o
     assert!(counted("unauthenticated") && counted("invalid"), "{text}");
     assert!(!text.contains(&junk), "a name from an unauthenticated or invalid request got a label");
 }
+
+#[tokio::test]
+async fn sigterm_sends_every_websocket_close_1001_and_still_exits_0() {
+    use crate::subscriptions::{closed, connect_to, init, subscribe};
+
+    let database = TestDatabase::new().await;
+    let db = database.connect().await;
+    let user = insert_user(&db).await;
+    let served = serve(&database, &[("SHUTDOWN_DRAIN_SECS", "20")]);
+    served.ready().await;
+    let cookie = format!("better-auth.session_token={}", signed_cookie_value(SECRET, &user.token));
+    let address = served.url("");
+    let mut sockets = Vec::new();
+    for n in 0..3 {
+        let mut ws = connect_to(&address, "graphql-transport-ws", &[("cookie", &cookie)]).await;
+        init(&mut ws, Value::Null).await;
+        if n > 0 {
+            subscribe(&mut ws, "1").await;
+        }
+        sockets.push(ws);
+    }
+    // A socket that never sent connection_init is closed the same way.
+    sockets.push(connect_to(&address, "graphql-transport-ws", &[]).await);
+
+    served.signal("TERM");
+    for (n, ws) in sockets.iter_mut().enumerate() {
+        let (code, before) = closed(ws).await;
+        assert_eq!(code, 1001, "socket {n}");
+        assert!(before.is_empty(), "socket {n}: {before:?}");
+    }
+    let log = served.log.clone();
+    let mut process = served.process;
+    let status = process.0.wait().unwrap();
+    assert!(status.success(), "exit code after closing the WebSockets: {status}");
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(!log.contains(&user.token), "the session token reached the log");
+}

@@ -26,3 +26,7 @@ mod queries;
 mod retries;
 #[path = "../api/schema.rs"]
 mod schema;
+#[path = "../api/subscription_events.rs"]
+mod subscription_events;
+#[path = "../api/subscriptions.rs"]
+mod subscriptions;

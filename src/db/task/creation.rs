@@ -47,8 +47,10 @@ impl CreationKey {
 /// What a create with a key came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Creation {
-    /// Made now, or by an earlier request with this key and the same input; the
-    /// task as it is now.
+    /// Made now, by this request.
+    Made(Model),
+    /// Made by an earlier request with this key and the same input; the task as
+    /// it is now (a replay: nothing changed, nothing to announce).
     Task(Model),
     /// The key was used before with other input; nothing was made.
     KeyReused,
@@ -95,7 +97,7 @@ pub async fn create_once(
     let outcome = if claimed == 1 {
         let task = insert(&transaction, id, user_id, new, now).await?;
         announce(&transaction, crate::events::ChangeKind::Created, user_id, vec![id]).await?;
-        Creation::Task(task)
+        Creation::Made(task)
     } else {
         let record = task_creations::Entity::find_by_id((user_id.to_owned(), key.0.clone()))
             .one(&transaction)

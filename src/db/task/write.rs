@@ -167,7 +167,7 @@ pub async fn delete(db: &Writer, user_id: &str, id: Uuid) -> Result<bool, DbErr>
     Ok(deleted)
 }
 
-/// Deletes the user's completed tasks; the ids of those deleted.
+/// Deletes the user's completed tasks; their ids (one `DELETED` event each).
 ///
 /// # Errors
 /// When the database fails.
