@@ -97,8 +97,15 @@ describe('GraphiQL in Chromium', () => {
     await page.evaluate(() => {
       document
         .querySelector('.graphiql-query-editor .CodeMirror')
-        .CodeMirror.setValue('subscription {\n  taskChanged {\n    kind\n    id\n    task { title completed }\n  }\n}');
+        .CodeMirror.setValue('subscription Live {\n  taskChanged {\n    kind\n    id\n    task { title completed }\n  }\n}');
     });
+    // GraphiQL parses the editor after a 100 ms debounce; it picks the WebSocket only
+    // once it knows the operation is a subscription.
+    await page.waitForFunction(
+      () => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.operationName === 'Live',
+      null,
+      { timeout: 10_000 },
+    );
     await page.click('.graphiql-execute-button');
 
     const shown = () => page.evaluate(() => document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue() ?? '');
