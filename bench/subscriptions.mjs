@@ -145,7 +145,12 @@ async function main() {
     for (let r = 0; r < ROUNDS; r++) mutations.push(...(await round(a, users, `live ${r}`)));
     const expected = mutations.reduce((n, m) => n + subscribers.filter((s) => s.user === m.user).length, 0);
     const received = () => subscribers.reduce((n, s) => n + s.events.size, 0);
-    await until(() => received() >= expected, 30_000, `${expected} events`);
+    await until(() => received() >= expected, 30_000, `${expected} events`).catch((error) => {
+      const ended = subscribers.filter((s) => s.ended);
+      const codes = {};
+      for (const s of ended) codes[s.ended?.code ?? String(s.ended)] = (codes[s.ended?.code ?? String(s.ended)] ?? 0) + 1;
+      throw new Error(`${error.message}: ${received()} arrived; ${ended.length} subscriptions ended (${JSON.stringify(codes)})`);
+    });
 
     const delays = { A: [], B: [] };
     for (const m of mutations) {
