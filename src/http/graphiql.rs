@@ -1,6 +1,7 @@
-//! GraphiQL, served entirely by the service: the page, GraphiQL and React (vendored
-//! from their npm packages at pinned versions, with their licences, in
-//! `assets/graphiql/`), under a Content-Security-Policy that allows nothing else.
+//! GraphiQL, served entirely by the service: the page, GraphiQL, React and the
+//! graphql-ws client its subscriptions use (vendored from their npm packages at
+//! pinned versions, with their licences, in `assets/graphiql/`), under a
+//! Content-Security-Policy that allows nothing else.
 
 use std::net::SocketAddr;
 
@@ -11,7 +12,9 @@ use axum::{
 };
 use serde_json::json;
 
-/// Nothing from anywhere but this origin; inline scripts are not needed.
+/// Nothing from anywhere but this origin; inline scripts are not needed. CSP 3's
+/// `'self'` in `connect-src` also admits `ws:`/`wss:` to this host and port, which
+/// the subscriptions' WebSocket uses.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
@@ -19,7 +22,7 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 /// Where the assets are served.
 pub const ASSETS: &str = "/graphiql";
 
-const FILES: [(&str, &str, &[u8]); 7] = [
+const FILES: [(&str, &str, &[u8]); 8] = [
     ("graphiql.min.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/graphiql/graphiql.min.js")),
     ("graphiql.min.css", "text/css; charset=utf-8", include_bytes!("../../assets/graphiql/graphiql.min.css")),
     (
@@ -32,6 +35,7 @@ const FILES: [(&str, &str, &[u8]); 7] = [
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     ),
+    ("graphql-ws.min.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/graphiql/graphql-ws.min.js")),
     ("init.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/graphiql/init.js")),
     ("page.css", "text/css; charset=utf-8", include_bytes!("../../assets/graphiql/page.css")),
     ("LICENSES", "text/plain; charset=utf-8", LICENSES.as_bytes()),
@@ -45,6 +49,8 @@ const LICENSES: &str = concat!(
     include_str!("../../assets/graphiql/LICENSE-react"),
     "\n== react-dom ==\n",
     include_str!("../../assets/graphiql/LICENSE-react-dom"),
+    "\n== graphql-ws ==\n",
+    include_str!("../../assets/graphiql/LICENSE-graphql-ws"),
 );
 
 /// The GraphiQL page. `headers` and `query` prefill the editors.
@@ -69,6 +75,7 @@ pub fn page(headers: Option<&serde_json::Value>, query: Option<&str>) -> Respons
 <script src="{ASSETS}/react.production.min.js"></script>
 <script src="{ASSETS}/react-dom.production.min.js"></script>
 <script src="{ASSETS}/graphiql.min.js"></script>
+<script src="{ASSETS}/graphql-ws.min.js"></script>
 <script src="{ASSETS}/init.js"></script>
 </body>
 </html>

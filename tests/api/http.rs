@@ -402,6 +402,7 @@ async fn browsers_get_graphiql() {
     assert!(compressed < 1_500_000, "GraphiQL's script goes out compressed: {compressed} bytes");
     let licences = app.get("/graphiql/LICENSES").await.text().await.unwrap();
     assert!(licences.contains("graphiql 3.8.3") && licences.contains("MIT License"), "{licences}");
+    assert!(licences.contains("graphql-ws 6.4.2"), "GraphiQL's subscription client is vendored too: {licences}");
     assert_eq!(app.get("/graphiql/nope.js").await.status(), StatusCode::NOT_FOUND);
 }
 

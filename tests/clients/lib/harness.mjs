@@ -75,19 +75,13 @@ export function makeAuth({ databaseUrl, baseURL = 'http://localhost:3000', cooki
 }
 
 /**
- * A fresh database with Better Auth's tables, and the service serving it.
- * Call `stop()` at the end.
+ * The service binary on a free port against `databaseUrl`; answers its URLs, its
+ * pid (for resident memory), its log and `stop()` (SIGTERM, then waits for the exit).
+ * `env` may be a function of the port, for settings that name the service's own origin.
  */
-export async function startService({ cookiePrefix, env = {} } = {}) {
-  const database = `clients_${randomBytes(6).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
-  const databaseUrl = withDatabase(serverUrl, database);
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
-  const auth = makeAuth({ databaseUrl, cookiePrefix, pool });
-  const { runMigrations } = await getMigrations(auth.options);
-  await runMigrations();
-
+export async function spawnInstance({ databaseUrl, cookiePrefix, env = {} }) {
   const port = await freePort();
+  const extra = typeof env === 'function' ? env(port) : env;
   const child = spawn(binaryPath(), [], {
     env: {
       PATH: process.env.PATH,
@@ -98,7 +92,7 @@ export async function startService({ cookiePrefix, env = {} } = {}) {
       LOG_FORMAT: 'json',
       CORS_ORIGINS: 'http://localhost:3000',
       ...(cookiePrefix ? { BETTER_AUTH_COOKIE_PREFIX: cookiePrefix } : {}),
-      ...env,
+      ...extra,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -115,20 +109,58 @@ export async function startService({ cookiePrefix, env = {} } = {}) {
     } catch {
       // not listening yet
     }
-    if (Date.now() - started > 20_000) throw new Error(`the service did not start: ${log}`);
+    if (Date.now() - started > 20_000) {
+      child.kill('SIGTERM');
+      throw new Error(`the service did not start: ${log}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
-
   return {
     url,
     graphqlUrl: `${url}/graphql`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    pid: child.pid,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    },
+  };
+}
+
+/**
+ * A fresh database with Better Auth's tables, and the service serving it.
+ * `another()` starts one more instance on the same database (stopped with the
+ * rest). Call `stop()` at the end.
+ */
+export async function startService({ cookiePrefix, env = {} } = {}) {
+  const database = `clients_${randomBytes(6).toString('hex')}`;
+  await admin(`CREATE DATABASE ${database}`);
+  const databaseUrl = withDatabase(serverUrl, database);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const auth = makeAuth({ databaseUrl, cookiePrefix, pool });
+  const { runMigrations } = await getMigrations(auth.options);
+  await runMigrations();
+
+  const instances = [];
+  const launch = async (settings) => {
+    const instance = await spawnInstance({ databaseUrl, cookiePrefix, env: settings ?? env });
+    instances.push(instance);
+    return instance;
+  };
+  const first = await launch();
+  return {
+    ...first,
     databaseUrl,
     auth,
     pool,
-    log: () => log,
+    /** One more instance of the service on the same database, like a second Fly machine. */
+    another: (settings) => launch(settings),
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+      await Promise.all(instances.map((instance) => instance.stop()));
       await pool.end();
       await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     },

@@ -1,4 +1,4 @@
-// Copies GraphiQL and React, at the versions package-lock.json pins, from
+// Copies GraphiQL, React and graphql-ws (GraphiQL's subscription client), at the versions package-lock.json pins, from
 // node_modules into assets/graphiql/, where the service embeds them. Run after
 // changing their versions: `npm run vendor-graphiql --prefix tests/clients`.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,11 @@ export const vendored = [
   ['graphiql', 'graphiql.min.css', 'graphiql.min.css'],
   ['react', 'umd/react.production.min.js', 'react.production.min.js'],
   ['react-dom', 'umd/react-dom.production.min.js', 'react-dom.production.min.js'],
+  ['graphql-ws', 'umd/graphql-ws.min.js', 'graphql-ws.min.js'],
 ];
+
+/** Each package's licence file, where it keeps it. */
+const licences = { graphiql: 'LICENSE', react: 'LICENSE', 'react-dom': 'LICENSE', 'graphql-ws': 'LICENSE.md' };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   mkdirSync(target, { recursive: true });
@@ -24,8 +28,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   for (const [pkg, from, to] of vendored) {
     copyFileSync(join(root(pkg), from), join(target, to));
   }
-  for (const pkg of ['graphiql', 'react', 'react-dom']) {
-    copyFileSync(join(root(pkg), 'LICENSE'), join(target, `LICENSE-${pkg}`));
+  for (const [pkg, licence] of Object.entries(licences)) {
+    copyFileSync(join(root(pkg), licence), join(target, `LICENSE-${pkg}`));
     versions.push(`${pkg} ${JSON.parse(readFileSync(join(root(pkg), 'package.json'))).version}`);
   }
   writeFileSync(join(target, 'VERSIONS'), versions.join('\n') + '\n');
