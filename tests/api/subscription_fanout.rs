@@ -42,3 +42,34 @@ async fn a_mutation_through_a_reaches_subscribers_on_b_by_cookie_and_by_bearer()
     let his = a.create_task(&bob, "Bob's").await;
     assert_eq!(change(&mut bobs, "x").await["id"], his["id"]);
 }
+
+#[tokio::test]
+async fn a_terminated_listen_connection_is_replaced_and_the_socket_never_closes() {
+    let app = spawn_app().await;
+    let ada = app.create_user("Ada").await;
+    let mut ws = subscribed(&app, &ada, "s").await;
+    let listen = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                  AND application_name = 'todo-graphql-listen' AND query LIKE 'LISTEN%'";
+    let first: i32 = app.scalar(listen, []).await;
+    app.execute("SELECT pg_terminate_backend($1)", [first.into()]).await;
+
+    // The instance reconnects by itself (with backoff); the socket stays open meanwhile.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let now: Vec<i32> = {
+            use sea_orm::ConnectionTrait as _;
+            let statement = sea_orm::Statement::from_string(app.db.get_database_backend(), listen);
+            let rows = app.db.query_all_raw(statement).await.unwrap();
+            rows.iter().map(|row| row.try_get_by_index(0).unwrap()).collect()
+        };
+        if now.len() == 1 && now[0] != first {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no new LISTEN connection within 15 s: {now:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let task = app.create_task(&ada, "After the reconnect").await;
+    assert_eq!(change(&mut ws, "s").await["id"], task["id"], "the same socket and subscription");
+    send(&mut ws, json!({ "type": "ping" })).await;
+    assert_eq!(next_json(&mut ws).await, json!({ "type": "pong" }), "never closed");
+}
