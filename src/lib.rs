@@ -4,8 +4,9 @@
 //! Where to look:
 //! - [`config`]: settings from the environment, `.env` and flags, checked at start-up.
 //! - [`startup`]: [`startup::Application`] builds the service and runs it until stopped.
-//! - [`http`]: routes (`/graphql`, `/health`, `/ready`), GraphQL over HTTP, CORS, CSRF,
-//!   persisted queries.
+//! - [`http`]: the accept loop (timeouts, connection cap), routes (`/graphql` over
+//!   HTTP and WebSocket, GraphiQL, `/health`, `/ready`, `/metrics`), CORS, CSRF, rate
+//!   limits, persisted queries.
 //! - [`graphql`]: the schema: roots, types, validation, limits. Never builds SQL.
 //! - [`auth`]: who is signed in, from Better Auth's signed cookie or bearer token.
 //! - [`db`]: connecting, migrating, and every SQL statement. Never knows GraphQL.

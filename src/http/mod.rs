@@ -1,5 +1,7 @@
-//! The HTTP surface: `/graphql` (POST, GET, GraphiQL), `/health`, `/ready`, and
-//! the layers around them (request ids, CORS, body limit, panics).
+//! The HTTP surface: `/graphql` (POST, GET, GraphiQL and its assets, and the
+//! WebSocket upgrade for subscriptions), `/health`, `/ready`, `/metrics` (here or on
+//! `METRICS_ADDR`), and the layers around them (request ids, CORS, body limit and
+//! body deadline, rate limits, panics). The accept loop is [`server`].
 
 mod apq;
 mod deadline;

@@ -67,6 +67,22 @@ use crate::{
     graphql::{self, documents::Refused, limits::Budget},
 };
 
+/// Whether `origin` names the host the request was sent to (the service's own pages,
+/// such as GraphiQL): not a cross-site request, whatever `CORS_ORIGINS` lists. A page
+/// that rebinds its own name to the service passes this too, but its requests carry
+/// no cookie of the service's site, so it can open no session.
+fn same_origin(origin: &http::HeaderValue, headers: &HeaderMap) -> bool {
+    let (Some(origin), Some(host)) =
+        (origin.to_str().ok(), headers.get(header::HOST).and_then(|host| host.to_str().ok()))
+    else {
+        return false;
+    };
+    let Some(authority) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else {
+        return false;
+    };
+    !authority.is_empty() && authority.eq_ignore_ascii_case(host)
+}
+
 /// `graphql-transport-ws`, graphql-ws's protocol.
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
 /// The legacy `graphql-ws` of subscriptions-transport-ws.
@@ -176,6 +192,7 @@ pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Respons
     let headers = request.headers().clone();
     if let Some(origin) = headers.get(header::ORIGIN)
         && !state.sockets.cors_origins.iter().any(|allowed| allowed.as_bytes() == origin.as_bytes())
+        && !same_origin(origin, &headers)
     {
         return (StatusCode::FORBIDDEN, "this origin may not open a WebSocket here").into_response();
     }

@@ -167,8 +167,14 @@ async fn a_foreign_origin_is_refused_before_the_upgrade() {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
         other => panic!("expected 403, got {other:?}"),
     }
-    // The configured origin, and none at all (not a browser), are let through.
-    for origin in [&[("origin", "http://localhost:3000"), ("cookie", cookie.as_str())][..], &[("cookie", &cookie)]] {
+    // The configured origin, the service's own (its GraphiQL), and none at all (not a
+    // browser) are let through.
+    let own = app.address.clone();
+    for origin in [
+        &[("origin", "http://localhost:3000"), ("cookie", cookie.as_str())][..],
+        &[("origin", own.as_str()), ("cookie", cookie.as_str())],
+        &[("cookie", &cookie)],
+    ] {
         let mut ws = connect(&app, "graphql-transport-ws", origin).await;
         init(&mut ws, Value::Null).await;
     }
