@@ -7,7 +7,10 @@
 //! SQLite there is one instance, and the mutation hands its event to the hub once
 //! committed ([`Hub::publish_after_commit`]).
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
@@ -45,27 +48,36 @@ pub struct Hub {
 }
 
 struct Inner {
-    events: broadcast::Sender<Arc<TaskEvent>>,
+    /// One channel per user with live subscriptions, so a subscription only ever
+    /// buffers its own user's events: a busy neighbour cannot make it fall behind.
+    users: Mutex<HashMap<String, broadcast::Sender<Arc<TaskEvent>>>>,
     /// How many subscriptions are live; the LISTEN connection follows it.
     subscribers: watch::Sender<usize>,
     /// Whether mutations publish in-process (SQLite) or by NOTIFY (PostgreSQL).
     in_process: bool,
 }
 
-/// Events buffered per subscription before it counts as too slow.
+/// Events of its user buffered per subscription before it counts as too slow.
 pub const BUFFER: usize = 256;
 
 impl Hub {
     /// A hub; `in_process` for embedded SQLite, where no NOTIFY carries events.
     pub fn new(in_process: bool) -> Self {
-        let (events, _) = broadcast::channel(BUFFER);
         let (subscribers, _) = watch::channel(0);
-        Self { inner: Arc::new(Inner { events, subscribers, in_process }) }
+        Self { inner: Arc::new(Inner { users: Mutex::default(), subscribers, in_process }) }
     }
 
-    /// Hands an event that arrived (by NOTIFY, or in-process) to every subscription.
+    fn users(&self) -> std::sync::MutexGuard<'_, HashMap<String, broadcast::Sender<Arc<TaskEvent>>>> {
+        self.inner.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Hands an event that arrived (by NOTIFY, or in-process) to every subscription
+    /// of its user; nothing is kept when the user has none here.
     pub fn deliver(&self, event: TaskEvent) {
-        let _ = self.inner.events.send(Arc::new(event));
+        let sender = self.users().get(&event.user_id).cloned();
+        if let Some(sender) = sender {
+            let _ = sender.send(Arc::new(event));
+        }
     }
 
     /// After a mutation committed: delivers its event when this hub is in-process;
@@ -79,7 +91,8 @@ impl Hub {
     /// A subscription to `user_id`'s events; dropping it unsubscribes.
     pub fn subscribe(&self, user_id: &str) -> Subscription {
         self.inner.subscribers.send_modify(|n| *n += 1);
-        Subscription { user_id: user_id.to_owned(), events: self.inner.events.subscribe(), hub: self.clone() }
+        let events = self.users().entry(user_id.to_owned()).or_insert_with(|| broadcast::channel(BUFFER).0).subscribe();
+        Subscription { user_id: user_id.to_owned(), events, hub: self.clone() }
     }
 
     /// How many subscriptions are live, and a way to wait for that to change.
@@ -126,5 +139,50 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.hub.inner.subscribers.send_modify(|n| *n = n.saturating_sub(1));
+        // The last subscription of its user (this one's receiver is dropped right
+        // after) takes the user's channel with it.
+        let mut users = self.hub.users();
+        if users.get(&self.user_id).is_some_and(|sender| sender.receiver_count() <= 1) {
+            users.remove(&self.user_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created(user_id: &str) -> TaskEvent {
+        TaskEvent { kind: ChangeKind::Created, user_id: user_id.into(), task_ids: vec![Uuid::now_v7()] }
+    }
+
+    #[tokio::test]
+    async fn a_busy_neighbour_never_makes_a_subscription_fall_behind() {
+        let hub = Hub::new(true);
+        let mut ada = hub.subscribe("ada");
+        let _bob = hub.subscribe("bob");
+        for _ in 0..BUFFER * 4 {
+            hub.deliver(created("bob"));
+        }
+        let hers = created("ada");
+        hub.deliver(hers.clone());
+        assert_eq!(*ada.next().await.unwrap(), hers);
+    }
+
+    #[tokio::test]
+    async fn a_users_channel_lives_as_long_as_their_subscriptions() {
+        let hub = Hub::new(true);
+        let (first, second) = (hub.subscribe("ada"), hub.subscribe("ada"));
+        assert_eq!(*hub.subscribers().borrow(), 2);
+        drop(first);
+        assert!(hub.users().contains_key("ada"), "one subscription is left");
+        drop(second);
+        assert!(hub.users().is_empty());
+        assert_eq!(*hub.subscribers().borrow(), 0);
+        hub.deliver(created("ada"));
+        let mut again = hub.subscribe("ada");
+        let next = created("ada");
+        hub.deliver(next.clone());
+        assert_eq!(*again.next().await.unwrap(), next, "nothing kept from before");
     }
 }
