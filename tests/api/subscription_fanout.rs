@@ -48,9 +48,7 @@ async fn a_terminated_listen_connection_is_replaced_and_the_socket_never_closes(
     let app = spawn_app().await;
     let ada = app.create_user("Ada").await;
     let mut ws = subscribed(&app, &ada, "s").await;
-    let listen = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                  AND application_name = 'todo-graphql-listen' AND query LIKE 'LISTEN%'";
-    let first: i32 = app.scalar(listen, []).await;
+    let first: i32 = app.scalar(LISTENING, []).await;
     app.execute("SELECT pg_terminate_backend($1)", [first.into()]).await;
 
     // The instance reconnects by itself (with backoff); the socket stays open meanwhile.
@@ -58,7 +56,7 @@ async fn a_terminated_listen_connection_is_replaced_and_the_socket_never_closes(
     loop {
         let now: Vec<i32> = {
             use sea_orm::ConnectionTrait as _;
-            let statement = sea_orm::Statement::from_string(app.db.get_database_backend(), listen);
+            let statement = sea_orm::Statement::from_string(app.db.get_database_backend(), LISTENING);
             let rows = app.db.query_all_raw(statement).await.unwrap();
             rows.iter().map(|row| row.try_get_by_index(0).unwrap()).collect()
         };

@@ -115,6 +115,13 @@ pub async fn subscribed(app: &TestApp, user: &TestUser, id: &str) -> Ws {
     ws
 }
 
+/// The pids of the service's LISTEN connections on the test database that are done
+/// with their `LISTEN` (idle after it, or after a later health check): a NOTIFY
+/// committed from now on reaches them.
+pub const LISTENING: &str = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+    AND application_name = 'todo-graphql-listen' AND state = 'idle' \
+    AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')";
+
 /// On PostgreSQL, waits (boundedly) until the instance's LISTEN connection, opened
 /// for its first subscriber, is listening: events committed before that are not
 /// this instance's to see. Embedded SQLite delivers in-process, at once.
@@ -122,10 +129,9 @@ pub async fn listening(app: &TestApp) {
     if crate::BACKEND != todo_graphql::config::Backend::Postgres {
         return;
     }
-    let sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-               AND application_name = 'todo-graphql-listen' AND query LIKE 'LISTEN%'";
+    let sql = format!("SELECT count(*) FROM ({LISTENING}) AS listening");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.scalar::<i64, 0>(sql, []).await == 0 {
+    while app.scalar::<i64, 0>(&sql, []).await == 0 {
         assert!(tokio::time::Instant::now() < deadline, "no LISTEN connection within 10 s");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
