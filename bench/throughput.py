@@ -5,8 +5,8 @@ wrk (64 connections, 1,000 users' signed session cookies rotated, Lua) on
 `tasks(first: 20) { nodes { id title completed createdAt } }`, then pgbench with the
 two statements captured from PostgreSQL's statement log, alternately for ROUNDS rounds.
 Prints req/s, p50, p99, errors, CPU per request of the service (/proc/<pid>/stat) and
-of PostgreSQL (every child of the postmaster, live ones plus the postmaster's
-cutime/cstime for those that exited), resident memory idle and peak (VmRSS, VmHWM),
+of PostgreSQL (the postmaster's children serving the bench database, sampled every
+0.1 s, so other databases on a shared server are left out), resident memory idle and peak (VmRSS, VmHWM),
 start-up time to the first answer, and each ratio to pgbench. Writes the output to
 bench/results/throughput-<date>-<host>.txt as well.
 
@@ -19,7 +19,7 @@ a superuser (ALTER DATABASE ... SET log_statement), on this machine, psql on PAT
 its server log readable at PG_LOG (default /var/log/postgresql/postgresql-15-main.log).
 Loopback only; every loop is bounded.
 """
-import base64, datetime, hashlib, hmac, http.client, json, os, re, secrets, shutil, socket, subprocess, sys, tempfile, time, urllib.parse
+import base64, datetime, threading, hashlib, hmac, http.client, json, os, re, secrets, shutil, socket, subprocess, sys, tempfile, time, urllib.parse
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -112,19 +112,48 @@ def postmaster_pid():
     raise SystemExit("no postmaster on this machine: PostgreSQL CPU cannot be read from /proc")
 
 
-def postgres_cpu_s(master):
-    """CPU of every process the postmaster started: live children plus exited ones."""
-    f = stat_fields(master)
-    total = (int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])) / TICKS
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                g = stat_fields(int(entry))
-                if int(g[1]) == master:
-                    total += (int(g[11]) + int(g[12])) / TICKS
-            except (OSError, IndexError):
-                pass
-    return total
+class PostgresCpu:
+    """CPU of the PostgreSQL processes working for the bench database only (other
+    databases on a shared server are left out): the postmaster's children whose process
+    title names the database, sampled every SAMPLE_S seconds while a phase runs, so a
+    backend that exits (pgbench's, at the end) loses at most its last SAMPLE_S."""
+    SAMPLE_S = 0.1
+
+    def __init__(self, master, database):
+        self.master, self.tag = master, f" {database} ".encode()
+        self.start, self.last, self.stop = {}, {}, threading.Event()
+
+    def sample(self):
+        seen = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if self.tag not in f.read():
+                            continue
+                    g = stat_fields(int(entry))
+                    if int(g[1]) == self.master:
+                        seen[int(entry)] = (int(g[11]) + int(g[12])) / TICKS
+                except (OSError, IndexError):
+                    pass
+        return seen
+
+    def __enter__(self):
+        self.start = self.sample()
+        self.last = dict(self.start)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def run(self):
+        while not self.stop.wait(self.SAMPLE_S):
+            self.last.update(self.sample())
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.last.update(self.sample())
+        self.seconds = sum(cpu - self.start.get(pid, 0) for pid, cpu in self.last.items())
 
 
 def cookie(token):
@@ -224,25 +253,26 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(len(values) * p / 100))] if values else 0
 
 
-def run_wrk(lua, port, proc, master):
-    before, pg_before = cpu_s(proc.pid), postgres_cpu_s(master)
-    out = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{DURATION}s", "--timeout", "5s",
-                          "-s", lua, f"http://127.0.0.1:{port}/graphql"], capture_output=True, text=True,
-                         timeout=DURATION + 60, check=True).stdout
-    service, pg = cpu_s(proc.pid) - before, postgres_cpu_s(master) - pg_before
+def run_wrk(lua, port, proc, master, name):
+    before = cpu_s(proc.pid)
+    with PostgresCpu(master, name) as pg_cpu:
+        out = subprocess.run(["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{DURATION}s", "--timeout", "5s",
+                              "-s", lua, f"http://127.0.0.1:{port}/graphql"], capture_output=True, text=True,
+                             timeout=DURATION + 60, check=True).stdout
+    service, pg = cpu_s(proc.pid) - before, pg_cpu.seconds
     r = json.loads(out.split("JSON", 1)[1].splitlines()[0])
     n = max(r["requests"], 1)
     return {"rps": r["requests"] / r["seconds"], "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
             "errors": r["errors"] + r["graphql_errors"], "service_us": service / n * 1e6, "pg_us": pg / n * 1e6}
 
 
-def run_pgbench(url, script, defines, directory, master):
+def run_pgbench(url, script, defines, directory, master, name):
     logdir = tempfile.mkdtemp(dir=directory)
-    pg_before = postgres_cpu_s(master)
-    out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(CONNECTIONS), "-j", str(THREADS),
-                          "-T", str(DURATION), "-f", script, "-l", "--log-prefix", os.path.join(logdir, "log"),
-                          *defines, url], capture_output=True, text=True, timeout=DURATION + 60)
-    pg = postgres_cpu_s(master) - pg_before
+    with PostgresCpu(master, name) as pg_cpu:
+        out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(CONNECTIONS), "-j", str(THREADS),
+                              "-T", str(DURATION), "-f", script, "-l", "--log-prefix", os.path.join(logdir, "log"),
+                              *defines, url], capture_output=True, text=True, timeout=DURATION + 60)
+    pg = pg_cpu.seconds
     if out.returncode != 0:
         raise SystemExit(f"pgbench failed: {out.stderr[-2000:]}")
     latencies, failed = [], 0
@@ -299,7 +329,8 @@ def main():
             INSERT INTO tasks SELECT gen_random_uuid(), 'task ' || n, NULL, n % 3 = 0,
               ({USER_BASE} + 1 + n % {USERS})::text, now() - n * interval '1 second', now()
               FROM generate_series(1, {TASKS}) n;
-            ANALYZE;""")
+            """)
+        psql(url, "VACUUM ANALYZE")  # so autovacuum does not run during the phases
         seed_s = time.perf_counter() - seeded
         cookies = [cookie(str(TOKEN_BASE + n)) for n in range(1, USERS + 1)]
         lua = os.path.join(directory, "tasks.lua")
@@ -321,8 +352,8 @@ def main():
             rss_idle = status_kib(proc.pid, "VmRSS")
             service_rows, pgbench_rows = [], []
             for _ in range(ROUNDS):
-                service_rows.append(run_wrk(lua, port, proc, master))
-                pgbench_rows.append(run_pgbench(url_nossl, script, defines, directory, master))
+                service_rows.append(run_wrk(lua, port, proc, master, name))
+                pgbench_rows.append(run_pgbench(url_nossl, script, defines, directory, master, name))
             rss_peak = status_kib(proc.pid, "VmHWM")
         finally:
             proc.terminate()
@@ -340,7 +371,7 @@ def main():
             say("  " + line.rstrip())
         say(f"  pgbench -D: {' '.join(d for d in defines if d != '-D') or '(none)'}")
         say("(some load on this shared machine comes from other processes; CPU figures are per request")
-        say(" in µs over each phase; PostgreSQL CPU is every postmaster child, including exited backends)")
+        say(" in µs over each phase; PostgreSQL CPU is the backends of the bench database, sampled every 0.1 s)")
         say()
         say("| what | req/s | ratio to pgbench | p50 ms | p99 ms | errors | service CPU µs/req | PostgreSQL CPU µs/req | PG CPU ratio |")
         say("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
