@@ -346,6 +346,7 @@ def main():
             raise SystemExit(f"no statements captured from {PG_LOG}")
         script, defines = pgbench_script(statements, directory)
 
+        load_before = os.getloadavg()
         proc, startup_s = start(env, port, headers)
         try:
             time.sleep(1)
@@ -361,7 +362,8 @@ def main():
 
         now = datetime.datetime.now(datetime.timezone.utc)
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-        say(f"bench/throughput.py  {now:%Y-%m-%d %H:%M} UTC  host {socket.gethostname()}  {os.cpu_count()} cpus ({cpu})")
+        say(f"bench/throughput.py  {now:%Y-%m-%d %H:%M} UTC  host {socket.gethostname()}  {os.cpu_count()} cpus ({cpu})"
+            f"  load average at start {load_before[0]:.2f}, at end {os.getloadavg()[0]:.2f}")
         say(f"PostgreSQL {psql(url, 'SHOW server_version').strip()}; {USERS} users with sessions, {TASKS} tasks "
             f"(seeded in {seed_s:.1f} s); {CONNECTIONS} connections, {THREADS} threads; {ROUNDS} rounds of "
             f"{DURATION} s each, wrk then pgbench, interleaved; release binary, sslmode=disable, rate limits off")
