@@ -4,35 +4,11 @@ use chrono::{DateTime, Utc};
 use entity::{session, user};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
-/// The user behind the first of `tokens` (in order) that names a live session.
+/// The first of `tokens` (in order) that names a live session, with its user.
 ///
 /// One indexed query (`session.token` is unique) whatever the number of candidates,
-/// which the caller keeps small.
-///
-/// # Errors
-/// When the database does not answer.
-pub async fn find_by_session_token(
-    db: &DatabaseConnection,
-    tokens: &[String],
-    now: DateTime<Utc>,
-) -> Result<Option<user::Model>, DbErr> {
-    if tokens.is_empty() {
-        return Ok(None);
-    }
-    let rows = session::Entity::find()
-        .find_also_related(user::Entity)
-        .filter(session::Column::Token.is_in(tokens.iter().cloned()))
-        .filter(session::Column::ExpiresAt.gt(now))
-        .all(db)
-        .await?;
-    Ok(tokens
-        .iter()
-        .find_map(|token| rows.iter().find(|(session, _)| &session.token == token).and_then(|(_, user)| user.clone())))
-}
-
-/// The first of `tokens` (in order) that names a live session, with its user: the
-/// same one indexed query as [`find_by_session_token`], keeping the session too
-/// (a WebSocket re-checks it and ends at its `expiresAt`).
+/// which the caller keeps small. HTTP needs only the user; a WebSocket keeps the
+/// session too, to re-check it and end at its `expiresAt`.
 ///
 /// # Errors
 /// When the database does not answer.
@@ -55,6 +31,19 @@ pub async fn find_live_session(
             .find(|(session, _)| &session.token == token)
             .and_then(|(session, user)| Some((session.clone(), user.clone()?)))
     }))
+}
+
+/// The user behind the first of `tokens` that names a live session
+/// ([`find_live_session`] without the session).
+///
+/// # Errors
+/// When the database does not answer.
+pub async fn find_by_session_token(
+    db: &DatabaseConnection,
+    tokens: &[String],
+    now: DateTime<Utc>,
+) -> Result<Option<user::Model>, DbErr> {
+    Ok(find_live_session(db, tokens, now).await?.map(|(_, user)| user))
 }
 
 /// When the session `token` of `user_id` expires; `None` once it is gone (signed

@@ -93,8 +93,17 @@ impl Documents {
     /// When the document does not parse or is over a limit.
     pub async fn prepare(&self, text: &str) -> Result<Arc<Document>, Refused> {
         self.check_size(text)?;
+        self.prepare_hashed(text, sha256(text)).await
+    }
+
+    /// [`Self::prepare`] for a document whose SHA-256 the caller already has.
+    ///
+    /// # Errors
+    /// As [`Self::prepare`].
+    pub async fn prepare_hashed(&self, text: &str, hash: Hash) -> Result<Arc<Document>, Refused> {
+        self.check_size(text)?;
         let cacheable = text.len() <= self.limits.apq_max_document_bytes;
-        let hash = cacheable.then(|| sha256(text));
+        let hash = cacheable.then_some(hash);
         if let Some(document) = hash.as_ref().and_then(|hash| self.cache.get(hash)) {
             return Ok(document);
         }

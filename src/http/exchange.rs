@@ -94,6 +94,7 @@ impl<'s> Exchange<'s> {
                 "invalid",
             ),
         };
+        let mut persisted = None;
         if let Some(extension) = request.extensions.get("persistedQuery") {
             let hash = apq::persisted_hash(extension).map_err(apq_refusal)?;
             if request.query.is_empty() {
@@ -101,21 +102,20 @@ impl<'s> Exchange<'s> {
                 request.query = document.text.to_string();
                 return self.spend(document).map_err(|error| refused(error, "invalid"));
             }
-            // Hashed outside any lock (and only when small enough to run at all); a
-            // matching document is then kept like any other.
-            self.spend_bytes(&request.query).map_err(|error| refused(error, "invalid"))?;
-            if documents::sha256(&request.query) != hash {
-                return Err(apq_refusal(ApqError::HashMismatch));
-            }
+            persisted = Some(hash);
         }
         if request.query.trim().is_empty() {
             let error = with_code(ServerError::new("the request has no query", None), code::BAD_REQUEST);
             return Err(refused(error, "empty"));
         }
-        if request.extensions.get("persistedQuery").is_none() {
-            self.spend_bytes(&request.query).map_err(|error| refused(error, "invalid"))?;
+        // Charged before it is hashed or parsed; hashed outside any lock, once: a
+        // persisted query that matches is then kept under that hash like any other.
+        self.spend_bytes(&request.query).map_err(|error| refused(error, "invalid"))?;
+        let hash = documents::sha256(&request.query);
+        if persisted.is_some_and(|sent| sent != hash) {
+            return Err(apq_refusal(ApqError::HashMismatch));
         }
-        let document = self.state.documents.prepare(&request.query).await.map_err(refusal)?;
+        let document = self.state.documents.prepare_hashed(&request.query, hash).await.map_err(refusal)?;
         self.spend(document).map_err(|error| refused(error, "invalid"))
     }
 

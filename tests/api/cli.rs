@@ -2,7 +2,6 @@
 //! process answering a cookie that Better Auth itself signed.
 
 use std::{
-    net::TcpListener,
     process::Stdio,
     time::{Duration, Instant},
 };
@@ -71,7 +70,7 @@ async fn the_binary_migrates_a_fresh_database_and_answers_a_cookie_better_auth_s
     .await
     .unwrap();
 
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let _server = Running(
         binary()
             .env("DATABASE_URL", &database.url)

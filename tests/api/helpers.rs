@@ -491,6 +491,24 @@ pub fn binary() -> Command {
     command
 }
 
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The binary set to serve `database` on `127.0.0.1:port` with the test secret and
+/// JSON logs; the caller adds its own settings and where the output goes.
+pub fn serving(database: &TestDatabase, port: u16) -> Command {
+    let mut command = binary();
+    command
+        .env("DATABASE_URL", &database.url)
+        .env("BETTER_AUTH_SECRET", SECRET)
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("LOG_FORMAT", "json");
+    command
+}
+
 /// Kills the child when the test ends, however it ends.
 pub struct Running(pub std::process::Child);
 

@@ -2,7 +2,6 @@
 //! TLS to PostgreSQL, and deployment files that agree with the code.
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     time::{Duration, Instant},
 };
@@ -43,14 +42,9 @@ struct Served {
 }
 
 fn serve(database: &TestDatabase, extra: &[(&str, &str)]) -> Served {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-{port}.log"));
-    let process = binary()
-        .env("DATABASE_URL", &database.url)
-        .env("BETTER_AUTH_SECRET", SECRET)
-        .env("PORT", port.to_string())
-        .env("HOST", "127.0.0.1")
-        .env("LOG_FORMAT", "json")
+    let process = serving(database, port)
         .envs(extra.iter().copied())
         .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -257,7 +251,7 @@ async fn sigterm_lets_every_request_in_flight_finish_and_keeps_every_answered_wr
 
 #[test]
 fn start_up_retries_an_unreachable_database_for_a_bounded_time() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let started = Instant::now();
     let output = binary()
         .env("DATABASE_URL", format!("postgres://postgres@127.0.0.1:{port}/todo"))

@@ -377,3 +377,28 @@ async fn a_subscription_over_http_is_refused_not_run() {
     assert_eq!(body["data"], Value::Null, "{body}");
     assert!(!body["errors"][0]["message"].as_str().unwrap_or_default().is_empty(), "{body}");
 }
+
+#[tokio::test]
+async fn a_message_over_max_body_bytes_ends_the_socket_and_nothing_else() {
+    let app = spawn_app_with(|config| config.limits.max_body_bytes = 64 * 1024).await;
+    let ada = app.create_user("Ada").await;
+    let mut ws = connect(&app, "graphql-transport-ws", &[("cookie", &ada.cookie())]).await;
+    init(&mut ws, Value::Null).await;
+    let huge = json!({ "type": "ping", "payload": { "filler": "x".repeat(64 * 1024) } });
+    let _ = ws.send(Message::text(huge.to_string())).await;
+    let ended = tokio::time::timeout(GUARD, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(Message::Text(text))) => panic!("answered an oversized message: {text}"),
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the socket stayed open after an oversized message");
+    assert_eq!(app.get("/health").await.status(), 200);
+    let mut again = subscribed(&app, &ada, "s").await;
+    send(&mut again, json!({ "type": "ping" })).await;
+    assert_eq!(next_json(&mut again).await, json!({ "type": "pong" }), "other sockets are served");
+}

@@ -14,7 +14,7 @@ use crate::helpers::*;
 /// Starts the binary in `dir` with no environment but a port (and pretty logs,
 /// whose banner carries the demo token); answers it and its banner.
 fn start(dir: &std::path::Path) -> (Running, String, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let mut child = binary()
         .current_dir(dir)
         .env("PORT", port.to_string())
@@ -85,7 +85,7 @@ async fn with_no_environment_the_banners_curl_line_works_and_data_survives_a_res
 async fn with_json_logs_every_output_line_is_json_and_none_holds_the_demo_token() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("embedded-json-{}", random_id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let (stdout, stderr) = (dir.join("stdout"), dir.join("stderr"));
     let child = binary()
         .current_dir(&dir)

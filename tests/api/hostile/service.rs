@@ -3,7 +3,6 @@
 //! request, and a watchdog that kills it before a blow-up can take the machine down.
 
 use std::{
-    net::TcpListener,
     path::PathBuf,
     process::Stdio,
     time::{Duration, Instant},
@@ -15,7 +14,7 @@ use super::{
     CLIENT_TIMEOUT, CPU_PER_BODY_MIB, CPU_PER_REQUEST, HEALTH_WITHIN, KILL_ABOVE_CPU, KILL_ABOVE_RSS, MIB, PEAK_RSS,
     START_WITHIN,
 };
-use crate::helpers::{Running, SECRET, TestDatabase, binary, insert_user};
+use crate::helpers::{Running, TestDatabase, free_port, insert_user, serving};
 
 /// A running service binary and its database.
 pub struct Service {
@@ -45,14 +44,9 @@ impl Service {
     /// Starts the binary with the defaults plus `extra` settings, and waits until it answers.
     pub async fn start(extra: &[(&str, &str)]) -> Self {
         let database = TestDatabase::new().await;
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("hostile-{port}.log"));
-        let process = binary()
-            .env("DATABASE_URL", &database.url)
-            .env("BETTER_AUTH_SECRET", SECRET)
-            .env("PORT", port.to_string())
-            .env("HOST", "127.0.0.1")
-            .env("LOG_FORMAT", "json")
+        let process = serving(&database, port)
             .env("RUST_LOG", "warn")
             .envs(extra.iter().copied())
             .stdout(Stdio::null())
