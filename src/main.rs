@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use todo_graphql::{
-    config::{Backend, Cli, Command, Config, LogFormat, SeedArgs},
+    config::{self, Backend, Cli, Command, Config, LogFormat, SeedArgs},
     db, graphql,
     startup::Application,
     telemetry,
@@ -14,7 +13,16 @@ use todo_graphql::{
 async fn main() -> ExitCode {
     // A missing .env is fine; the environment and flags still apply.
     dotenvy::dotenv().ok();
-    let cli = Cli::parse();
+    let cli = match Cli::from_env() {
+        Ok(cli) => cli,
+        Err(err) => match config::one_line(&err) {
+            Some(line) => {
+                eprintln!("todo-graphql: {line}");
+                return ExitCode::from(2);
+            }
+            None => err.exit(),
+        },
+    };
     let command = cli.command.unwrap_or(Command::Serve);
     if matches!(command, Command::PrintSchema) {
         print!("{}", graphql::sdl());

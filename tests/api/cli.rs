@@ -2,6 +2,7 @@
 //! process answering a cookie that Better Auth itself signed.
 
 use std::{
+    collections::BTreeSet,
     process::Stdio,
     time::{Duration, Instant},
 };
@@ -140,4 +141,56 @@ async fn seed_adds_tasks_in_batches_for_existing_users_only() {
     assert_eq!(body["data"]["tasks"]["totalCount"], 2500, "{body}");
     assert_eq!(body["data"]["tasks"]["nodes"][0]["title"], "Demo task 1", "newest first");
     assert_eq!(body["data"]["taskStats"]["completed"], 834);
+}
+
+/// The environment variable of every setting `clap` knows, flattened `Args` included.
+fn declared_settings() -> BTreeSet<String> {
+    use clap::CommandFactory;
+    let command = todo_graphql::config::Cli::command();
+    let names: BTreeSet<String> =
+        command.get_arguments().filter_map(|arg| arg.get_env()).map(|env| env.to_string_lossy().into_owned()).collect();
+    assert!(names.len() > 40 && names.contains("PORT") && names.contains("WS_PING_SECS"), "{names:?}");
+    names
+}
+
+#[test]
+fn env_example_lists_exactly_the_settings_the_binary_reads() {
+    // `NAME=value`, or `# NAME=value` for one that is unset by default.
+    let listed: BTreeSet<String> = include_str!("../../.env.example")
+        .lines()
+        .map(|line| line.trim_start_matches('#').trim_start())
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .filter(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_owned)
+        .collect();
+    let declared = declared_settings();
+    assert_eq!(
+        declared.difference(&listed).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "settings missing from .env.example"
+    );
+    assert_eq!(listed.difference(&declared).collect::<Vec<_>>(), Vec::<&String>::new(), "no such setting");
+}
+
+#[test]
+fn the_readme_settings_table_lists_exactly_the_settings_the_binary_reads() {
+    let readme = include_str!("../../README.md");
+    let section = readme.split("\n## Configuration\n").nth(1).expect("a Configuration section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    // The first column of each row: one setting, or several separated by commas.
+    let listed: BTreeSet<String> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|row| row.split(" | ").next())
+        .flat_map(|cell| cell.split(',').map(|name| name.trim().trim_matches('`').to_owned()))
+        .collect();
+    let declared = declared_settings();
+    assert_eq!(
+        declared.difference(&listed).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "settings missing from the README's table"
+    );
+    assert_eq!(listed.difference(&declared).collect::<Vec<_>>(), Vec::<&String>::new(), "no such setting");
 }

@@ -15,11 +15,10 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, SubsecRound, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use todo_graphql::{
-    config::{Backend, Config, DatabaseConfig, Limits, RateLimits, Subscriptions, Traffic},
+    config::{Backend, Config, DatabaseConfig, Settings},
     db::StatementCounter,
     startup::Application,
 };
@@ -214,28 +213,20 @@ impl Drop for TestDatabase {
     }
 }
 
-/// The configuration tests run the service with.
+/// The configuration tests run the service with: the declared defaults, except
+/// that request rates are off unless a test sets them (suites send far more than a
+/// browser from one address, and the rate-limit tests set their own tiny limits).
 pub fn test_config(database_url: &str) -> Config {
-    Config {
-        database: database_config(database_url),
-        better_auth_secret: Some(SecretString::from(SECRET)),
-        cookie_prefix: "better-auth".into(),
-        cors_origins: vec!["http://localhost:3000".into()],
-        host: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        log_format: None,
-        run_migrations: true,
-        limits: Limits::default(),
-        shutdown_drain: Duration::from_secs(5),
-        // Off unless a test sets them: suites send far more than a browser from one
-        // address, and the rate-limit tests set their own tiny limits.
-        traffic: Traffic {
-            rate_limits: RateLimits { ip_per_sec: 0, user_per_sec: 0, ..RateLimits::default() },
-            ..Traffic::default()
-        },
-        metrics_addr: None,
-        subscriptions: Subscriptions::default(),
-    }
+    let flags = [
+        ("--better-auth-secret", SECRET),
+        ("--host", "127.0.0.1"),
+        ("--port", "0"),
+        ("--shutdown-drain-secs", "5"),
+        ("--rate-limit-ip-per-sec", "0"),
+        ("--rate-limit-user-per-sec", "0"),
+    ];
+    let settings = Settings::from_flags(flags.iter().flat_map(|(flag, value)| [*flag, *value])).unwrap();
+    Config { database: database_config(database_url), ..Config::from_settings(&settings).unwrap() }
 }
 
 /// A running service over its own database.
