@@ -16,14 +16,13 @@ use axum::{
     response::Response,
 };
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{
     AppState,
     exchange::{Exchange, json_response, selected_operation},
     negotiate::{Media, content_type, passes_csrf_rule, response_media, wants_html},
 };
-use crate::error::code;
+use crate::error::{self, code};
 
 /// `POST /graphql`: one operation, or a batch of at most `MAX_BATCH`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
@@ -154,8 +153,7 @@ fn request_from_params(params: GetParams) -> Result<Request, String> {
 
 /// A refusal before any GraphQL work, as a GraphQL error body.
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    json_response(status, Media::Json, &body)
+    json_response(status, Media::Json, &error::refusal_body(code, message))
 }
 
 fn not_acceptable() -> Response {

@@ -3,7 +3,7 @@
 //! `METRICS_ADDR`), and the layers around them (request ids, CORS, body limit and
 //! body deadline, rate limits, panics). The accept loop is [`server`].
 
-mod apq;
+pub(crate) mod apq;
 mod deadline;
 mod exchange;
 mod graphiql;
