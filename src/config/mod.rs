@@ -95,7 +95,7 @@ pub struct Limits {
     #[arg(skip)]
     pub statement_timeout: Duration,
     /// Largest page of `tasks`.
-    #[arg(long = "max-page-size", env = "MAX_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000), global = true)]
+    #[arg(long = "max-page-size", env = "MAX_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=PAGE_SIZE_CEILING), global = true)]
     pub max_page_size: u64,
     /// Bytes of parsed documents to keep for persisted queries and repeated documents.
     #[arg(long = "apq-cache-bytes", env = "APQ_CACHE_BYTES", default_value = "8388608", value_parser = count(0..=1 << 30), global = true)]
@@ -104,6 +104,9 @@ pub struct Limits {
     #[arg(long = "apq-max-document-bytes", env = "APQ_MAX_DOCUMENT_BYTES", default_value = "65536", value_parser = count(0..=64 << 20), global = true)]
     pub apq_max_document_bytes: usize,
 }
+
+/// The largest `MAX_PAGE_SIZE` may be.
+pub const PAGE_SIZE_CEILING: u64 = 10_000;
 
 impl Default for Limits {
     fn default() -> Self {

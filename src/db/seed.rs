@@ -13,6 +13,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::task::NewTask;
+
 /// Rows per INSERT: 7 columns each stays under PostgreSQL's 65535 parameters and
 /// SQLite's 32766.
 pub const BATCH: usize = 2000;
@@ -76,15 +78,12 @@ pub async fn tasks(db: &DatabaseConnection, user_ids: &[String], per_user: u32) 
         (0..per_user).map(move |n| {
             // Spread over the past, one millisecond apart, newest first in the list.
             let at = now - Duration::milliseconds(i64::from(n));
-            tasks::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                title: Set(format!("Demo task {}", n + 1)),
-                description: Set((n % 4 == 0).then(|| "Seeded by todo-graphql seed".to_owned())),
-                completed: Set(n % 3 == 0),
-                user_id: Set((*user_id).clone()),
-                created_at: Set(at),
-                updated_at: Set(at),
+            NewTask {
+                title: format!("Demo task {}", n + 1),
+                description: (n % 4 == 0).then(|| "Seeded by todo-graphql seed".to_owned()),
+                completed: n % 3 == 0,
             }
+            .row(Uuid::now_v7(), user_id, at)
         })
     });
     let mut added = 0;

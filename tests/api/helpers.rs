@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use todo_graphql::{
     config::{Backend, Config, DatabaseConfig, Settings},
-    db::StatementCounter,
+    db::{StatementCounter, task::NewTask},
     startup::Application,
 };
 
@@ -404,18 +404,10 @@ fn statement<const N: usize>(db: &DatabaseConnection, sql: &str, values: [sea_or
 impl TestApp {
     /// Tasks of `user_id` inserted directly (not through the API), all stamped `at`.
     pub async fn insert_tasks(&self, user_id: &str, titles: impl IntoIterator<Item = String>, at: DateTime<Utc>) {
-        use sea_orm::{ActiveValue::Set, EntityTrait};
+        use sea_orm::EntityTrait;
         let rows: Vec<entity::tasks::ActiveModel> = titles
             .into_iter()
-            .map(|title| entity::tasks::ActiveModel {
-                id: Set(uuid::Uuid::new_v4()),
-                title: Set(title),
-                description: Set(None),
-                completed: Set(false),
-                user_id: Set(user_id.to_owned()),
-                created_at: Set(at),
-                updated_at: Set(at),
-            })
+            .map(|title| NewTask { title, description: None, completed: false }.row(uuid::Uuid::new_v4(), user_id, at))
             .collect();
         entity::tasks::Entity::insert_many(rows).exec(&self.db).await.unwrap();
     }
@@ -431,7 +423,12 @@ impl TestApp {
 /// A Better Auth user with a day-long session, inserted over `db` as Better Auth
 /// would (for tests that run the binary, with no [`TestApp`]).
 pub async fn insert_user(db: &DatabaseConnection) -> TestUser {
-    let user = TestUser { id: random_id(), email: format!("{}@example.com", random_id()), token: random_id() };
+    insert_user_with_token(db, &random_id()).await
+}
+
+/// [`insert_user`] with a session of a given token (one Better Auth signed, say).
+pub async fn insert_user_with_token(db: &DatabaseConnection, token: &str) -> TestUser {
+    let user = TestUser { id: random_id(), email: format!("{}@example.com", random_id()), token: token.to_owned() };
     db.execute_unprepared(&format!(
         r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt") VALUES ('{id}', 'Op', '{email}', true, now(), now());
            INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "userId") VALUES ('{sid}', now() + interval '1 day', '{token}', now(), now(), '{id}');"#,
@@ -498,6 +495,16 @@ pub fn serving(database: &TestDatabase, port: u16) -> Command {
         .env("HOST", "127.0.0.1")
         .env("LOG_FORMAT", "json");
     command
+}
+
+/// Waits until the service on `port` answers `/health`, failing the test after
+/// `within` with what `log` says (the service's log, when the test kept one).
+pub async fn wait_for_health(port: u16, within: Duration, log: impl Fn() -> String) {
+    let started = std::time::Instant::now();
+    while reqwest::get(format!("http://127.0.0.1:{port}/health")).await.is_err() {
+        assert!(started.elapsed() < within, "the binary did not start: {}", log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Kills the child when the test ends, however it ends.

@@ -55,11 +55,7 @@ fn serve(database: &TestDatabase, extra: &[(&str, &str)]) -> Served {
 
 impl Served {
     async fn ready(&self) {
-        let started = Instant::now();
-        while reqwest::get(self.url("/health")).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "the binary did not start: {}", self.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for_health(self.port, Duration::from_secs(20), || self.log()).await;
     }
 
     fn url(&self, path: &str) -> String {
