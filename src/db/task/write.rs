@@ -22,7 +22,7 @@ use crate::{
 /// A task to create, already validated: the one shape the resolver, `seed` and
 /// the tests make tasks from. A new column of `tasks` that a client sets is a field
 /// here (and in [`Changes`] when it can change), and a line in [`NewTask::row`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewTask {
     /// Trimmed title.
     pub title: String,
