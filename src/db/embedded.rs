@@ -11,8 +11,11 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::{session, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, Schema,
+    Statement, TransactionTrait,
+    sea_query::{Expr, Index},
 };
 
 /// The demo account every embedded database gets.
@@ -44,29 +47,28 @@ impl std::fmt::Debug for Embedded {
     }
 }
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS "user" (
-    id TEXT NOT NULL PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT NOT NULL UNIQUE,
-    "emailVerified" BOOLEAN NOT NULL,
-    image TEXT,
-    "createdAt" TEXT NOT NULL,
-    "updatedAt" TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS session (
-    id TEXT NOT NULL PRIMARY KEY,
-    "expiresAt" TEXT NOT NULL,
-    token TEXT NOT NULL UNIQUE,
-    "createdAt" TEXT NOT NULL,
-    "updatedAt" TEXT NOT NULL,
-    "ipAddress" TEXT,
-    "userAgent" TEXT,
-    "userId" TEXT NOT NULL REFERENCES "user"(id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS "session_userId_idx" ON session ("userId");
-CREATE TABLE IF NOT EXISTS todo_graphql_settings (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL);
-"#;
+/// Where embedded mode keeps its own values (the secret).
+const SETTINGS_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS todo_graphql_settings (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)";
+
+/// Creates Better Auth's `user` and `session` tables, when missing, from the
+/// entities the service reads them through: the same names, columns, keys and
+/// unique constraints, with no copy of them to keep in step (a file an older version
+/// made keeps its tables).
+async fn create_better_auth_tables(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let schema = Schema::new(DbBackend::Sqlite);
+    db.execute(schema.create_table_from_entity(user::Entity).if_not_exists()).await?;
+    db.execute(schema.create_table_from_entity(session::Entity).if_not_exists()).await?;
+    let by_user = Index::create()
+        .if_not_exists()
+        .name("session_userId_idx")
+        .table(session::Entity)
+        .col(session::Column::UserId)
+        .to_owned();
+    db.execute(&by_user).await?;
+    db.execute_unprepared(SETTINGS_TABLE).await?;
+    Ok(())
+}
 
 /// Creates what embedded mode needs, once, and answers the secret and demo session.
 ///
@@ -74,7 +76,7 @@ CREATE TABLE IF NOT EXISTS todo_graphql_settings (key TEXT NOT NULL PRIMARY KEY,
 /// When the database fails.
 pub async fn prepare(db: &DatabaseConnection, configured_secret: Option<&str>) -> Result<Embedded, DbErr> {
     debug_assert_eq!(db.get_database_backend(), DbBackend::Sqlite);
-    db.execute_unprepared(SCHEMA).await?;
+    create_better_auth_tables(db).await?;
     let transaction = db.begin().await?;
     let secret = match configured_secret {
         Some(secret) => secret.to_owned(),
@@ -167,22 +169,18 @@ async fn setting(db: &impl ConnectionTrait, key: &str, make: fn() -> String) -> 
     row.try_get("", "value")
 }
 
-/// 32 random bytes, base64: what `npx @better-auth/cli secret` makes.
+/// 32 random bytes, base64: what `npx @better-auth/cli secret` makes. From `rand`'s
+/// thread generator (ChaCha seeded by the operating system), every bit random: a
+/// UUID's bytes, used before, have six fixed bits.
 fn random_secret() -> String {
-    let bytes: Vec<u8> = (0..2).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect();
-    STANDARD.encode(bytes)
+    STANDARD.encode(rand::random::<[u8; 32]>())
 }
 
-/// 32 characters of `[A-Za-z0-9]`, as Better Auth's tokens are.
+/// 32 characters of `[A-Za-z0-9]`, each equally likely, as Better Auth's tokens
+/// are (`rand`'s `Alphanumeric` is that alphabet, sampled without bias).
 pub fn random_token() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    // Rejection sampling keeps every character equally likely.
-    std::iter::repeat_with(|| *uuid::Uuid::new_v4().as_bytes())
-        .flatten()
-        .filter(|byte| usize::from(*byte) < 4 * CHARS.len())
-        .take(32)
-        .map(|byte| CHARS[usize::from(byte) % CHARS.len()] as char)
-        .collect()
+    use rand::{Rng as _, distr::Alphanumeric};
+    rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect()
 }
 
 /// The suffixes of the files SQLite keeps beside a database.
