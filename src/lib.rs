@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod graphql;

@@ -58,7 +58,7 @@ async fn seed(config: &Config, args: &SeedArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let user_ids = match (config.database.backend(), args.users) {
         (Backend::Sqlite, Some(users)) => {
-            db::embedded::prepare(&db, None).await?;
+            todo_graphql::embedded::prepare(&db, None).await?;
             db::seed::users(&db, users).await?
         }
         (Backend::Postgres, Some(_)) => {

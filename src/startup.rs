@@ -77,7 +77,7 @@ impl Application {
         let configured = config.better_auth_secret.as_ref().map(|secret| secret.expose_secret());
         let embedded = match config.database.backend() {
             Backend::Sqlite => {
-                Some(db::embedded::prepare(&db, configured).await.context("preparing the embedded database")?)
+                Some(crate::embedded::prepare(&db, configured).await.context("preparing the embedded database")?)
             }
             Backend::Postgres => None,
         };

@@ -26,7 +26,7 @@ pub const BATCH: usize = 2000;
 /// A database failure.
 pub async fn users(db: &DatabaseConnection, count: u32) -> anyhow::Result<Vec<String>> {
     let now = Utc::now().trunc_subsecs(3);
-    let run = super::embedded::random_token();
+    let run = crate::embedded::random_token();
     let ids: Vec<String> = (1..=count).map(|n| format!("seed-{}-{n}", &run[..8])).collect();
     for chunk in ids.chunks(BATCH / 2) {
         let transaction = db.begin().await?;
@@ -41,9 +41,9 @@ pub async fn users(db: &DatabaseConnection, count: u32) -> anyhow::Result<Vec<St
         });
         user::Entity::insert_many(users).exec(&transaction).await.context("inserting users")?;
         let sessions = chunk.iter().map(|id| session::ActiveModel {
-            id: Set(super::embedded::random_token()),
+            id: Set(crate::embedded::random_token()),
             expires_at: Set(now + Duration::days(365)),
-            token: Set(super::embedded::random_token()),
+            token: Set(crate::embedded::random_token()),
             created_at: Set(now),
             updated_at: Set(now),
             ip_address: Set(None),
