@@ -19,7 +19,7 @@ use crate::{
     events::{self, Hub},
     graphql::{self, documents::Documents},
     http::{
-        self, AppState, GraphiqlDefaults, Guards,
+        self, AppState, Guards,
         rate_limit::RateLimit,
         server::{self, ServeOptions},
         ws::{self, Sockets},
@@ -47,17 +47,7 @@ pub struct Application {
     sockets_closed: mpsc::Receiver<()>,
 }
 
-/// The demo account of embedded mode, for the banner.
-#[derive(Clone)]
-pub struct Demo {
-    /// Its e-mail address.
-    pub email: String,
-    /// A long-lived session token for it.
-    pub token: String,
-}
-
-/// The query GraphiQL opens with in embedded mode.
-pub const DEMO_QUERY: &str = "{\n  me { email }\n  tasks { nodes { title completed } totalCount }\n}\n";
+pub use crate::embedded::Demo;
 
 impl Application {
     /// Connects to the database, applies migrations when configured to, and binds
@@ -109,10 +99,7 @@ impl Application {
             documents: Arc::new(Documents::new(&config.limits)),
             limits: config.limits.clone(),
             operation_names: Arc::default(),
-            graphiql: demo.as_ref().map(|demo| GraphiqlDefaults {
-                headers: serde_json::json!({ "Authorization": format!("Bearer {}", demo.token) }),
-                query: DEMO_QUERY.to_owned(),
-            }),
+            graphiql: demo.as_ref().map(crate::embedded::graphiql_defaults),
             sockets,
         };
         let metrics = MetricsSource { db: db.clone(), statements: statements.clone() };

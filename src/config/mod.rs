@@ -245,7 +245,7 @@ impl Config {
         };
         let host = match settings.host {
             Some(host) => host,
-            None if database.backend() == Backend::Sqlite => IpAddr::from([127, 0, 0, 1]),
+            None if database.backend() == Backend::Sqlite => crate::embedded::HOST,
             None => IpAddr::from([0, 0, 0, 0]),
         };
         let mut limits = settings.limits.clone();
@@ -272,8 +272,7 @@ fn error(setting: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError { setting, reason: reason.into() }
 }
 
-/// Where the data lives when `DATABASE_URL` is not set: a SQLite file here.
-pub const EMBEDDED_DATABASE_URL: &str = "sqlite://todo-graphql.db?mode=rwc";
+pub use crate::embedded::DATABASE_URL as EMBEDDED_DATABASE_URL;
 
 /// Checks the URL without ever putting it, or a part of it, in the message.
 fn database_url(value: Option<&str>, allow_embedded: bool) -> Result<SecretString, ConfigError> {

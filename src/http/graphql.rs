@@ -103,7 +103,7 @@ pub async fn get(
         let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
         // The demo token only for this machine's own browser; the query for anyone.
         let headers =
-            defaults.map(|d| &d.headers).filter(|_| super::graphiql::may_hold_demo_token(peer, &headers, &uri));
+            defaults.map(|d| &d.headers).filter(|_| crate::embedded::may_hold_demo_token(peer, &headers, &uri));
         return super::graphiql::page(headers, defaults.map(|d| d.query.as_str()));
     }
     let Some(media) = response_media(&headers) else {
