@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use todo_graphql::{
     config::{self, Backend, Cli, Command, Config, LogFormat, SeedArgs},
     db, graphql,
+    observability::logs as telemetry,
     startup::Application,
-    telemetry,
 };
 
 #[tokio::main]

@@ -24,7 +24,7 @@ use crate::{
         server::{self, ServeOptions},
         ws::{self, Sockets},
     },
-    monitoring::{self, MetricsSource},
+    observability::metrics::{self as monitoring, MetricsSource},
 };
 
 /// A bound, ready-to-serve service.

@@ -31,7 +31,7 @@ use crate::{
         documents::{self, Document, Refused},
         limits::Budget,
     },
-    monitoring::{self, GraphqlOutcome},
+    observability::metrics::{self as monitoring, GraphqlOutcome},
 };
 
 /// One executed (or refused) operation.

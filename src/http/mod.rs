@@ -30,7 +30,7 @@ use crate::{
     auth::SessionReader,
     config::Limits,
     graphql::{AppSchema, documents::Documents},
-    monitoring::{self, MetricsSource, OperationNames},
+    observability::metrics::{self as monitoring, MetricsSource, OperationNames},
 };
 
 /// The header that carries the request id. The service always makes the id; a

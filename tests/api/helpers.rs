@@ -277,7 +277,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 /// Starts the service on a random port over `database`.
 pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        todo_graphql::telemetry::init(None);
+        todo_graphql::observability::logs::init(None);
     }
     let mut config = test_config(&database.url);
     adjust(&mut config);
