@@ -19,7 +19,7 @@ use axum::{
 use serde::Serialize;
 
 use super::{
-    AppState, REQUEST_ID,
+    AppState,
     apq::{self, ApqError},
     negotiate::Media,
 };
@@ -31,7 +31,10 @@ use crate::{
         documents::{self, Document, Refused},
         limits::Budget,
     },
-    observability::metrics::{self as monitoring, GraphqlOutcome},
+    observability::{
+        RequestId,
+        metrics::{self as monitoring, GraphqlOutcome},
+    },
 };
 
 /// One executed (or refused) operation.
@@ -45,7 +48,7 @@ pub struct Executed {
 pub struct Exchange<'s> {
     state: &'s AppState,
     viewer: Arc<Viewer>,
-    request_id: String,
+    request_id: RequestId,
     /// The request time limit covers the whole HTTP request, a batch included.
     deadline: tokio::time::Instant,
     /// The limits cover the whole HTTP request too.
@@ -53,9 +56,9 @@ pub struct Exchange<'s> {
 }
 
 impl<'s> Exchange<'s> {
-    /// Reads the session candidates (no database yet) and the request id.
-    pub fn new(state: &'s AppState, headers: &HeaderMap) -> Self {
-        let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    /// Reads the session candidates (no database yet); `request_id` is the one
+    /// [`crate::observability::metrics::track`] read.
+    pub fn new(state: &'s AppState, headers: &HeaderMap, request_id: RequestId) -> Self {
         Self {
             state,
             viewer: Arc::new(Viewer::new(state.sessions.candidates(headers))),
@@ -146,7 +149,7 @@ impl<'s> Exchange<'s> {
 
     fn finish(&self, mut response: GqlResponse, operation: String, started: Instant) -> Executed {
         for error in &mut response.errors {
-            error::mask(error, &self.request_id);
+            error::mask(error, self.request_id.as_str());
         }
         let outcome = response.errors.first().and_then(error::code_of).unwrap_or("ok").to_owned();
         monitoring::record_operation(&operation, &outcome, started);
@@ -205,8 +208,8 @@ impl<'s> Exchange<'s> {
             return (out.bytes, request_error);
         }
         let limit = self.state.limits.max_response_bytes;
-        tracing::warn!(request.id = %self.request_id, limit, "response over MAX_RESPONSE_BYTES refused");
-        let errors = vec![error::response_too_large(limit, &self.request_id)];
+        tracing::warn!(request.id = self.request_id.as_str(), limit, "response over MAX_RESPONSE_BYTES refused");
+        let errors = vec![error::response_too_large(limit, self.request_id.as_str())];
         let refused = Body { data: None, errors: &errors, extensions: &BTreeMap::new() };
         (serde_json::to_vec(&refused).unwrap_or_default(), true)
     }

@@ -22,10 +22,18 @@ use super::{
     exchange::{Exchange, json_response, selected_operation},
     negotiate::{Media, content_type, passes_csrf_rule, response_media, wants_html},
 };
-use crate::error::{self, code};
+use crate::{
+    error::{self, code},
+    observability::RequestId,
+};
 
 /// `POST /graphql`: one operation, or a batch of at most `MAX_BATCH`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let Some(media) = response_media(&headers) else {
         return not_acceptable();
     };
@@ -53,7 +61,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Resul
             );
         }
     };
-    let exchange = Exchange::new(&state, &headers);
+    let exchange = Exchange::new(&state, &headers, request_id.map(|id| id.0).unwrap_or_default());
     match batch {
         BatchRequest::Single(request) => exchange.render(exchange.run(request).await, media),
         BatchRequest::Batch(requests) => {
@@ -90,6 +98,7 @@ struct GetParams {
 pub async fn get(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    request_id: Option<Extension<RequestId>>,
     uri: Uri,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -116,7 +125,7 @@ pub async fn get(
         Ok(request) => request,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, &message),
     };
-    let exchange = Exchange::new(&state, &headers);
+    let exchange = Exchange::new(&state, &headers, request_id.map(|id| id.0).unwrap_or_default());
     let document = match exchange.prepare(&mut request).await {
         Ok(document) => document,
         Err(refused) => return exchange.render(*refused, media),
