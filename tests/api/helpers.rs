@@ -298,11 +298,8 @@ pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Confi
 
 /// 32 characters of `[A-Za-z0-9]`, as Better Auth's ids and tokens are.
 pub fn random_id() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..2)
-        .flat_map(|_| *uuid::Uuid::new_v4().as_bytes())
-        .map(|byte| CHARS[usize::from(byte) % CHARS.len()] as char)
-        .collect()
+    use rand::{Rng as _, distr::Alphanumeric};
+    rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect()
 }
 
 impl TestApp {
