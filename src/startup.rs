@@ -71,10 +71,9 @@ impl Application {
             }
             Backend::Postgres => None,
         };
-        let secret = match (&embedded, configured) {
-            (Some(embedded), _) => embedded.secret.as_str(),
-            (None, Some(secret)) => secret,
-            (None, None) => anyhow::bail!("BETTER_AUTH_SECRET is required with PostgreSQL"),
+        let secret = match &embedded {
+            Some(embedded) => embedded.secret.as_str(),
+            None => config.postgres_secret()?,
         };
         let demo = embedded.as_ref().map(|e| Demo { email: e.demo_email.clone(), token: e.demo_token.clone() });
         let hub = Hub::new(config.database.backend() == Backend::Sqlite);

@@ -236,12 +236,7 @@ impl Config {
             Some(secret) if !secret.is_empty() => Some(SecretString::from(secret)),
             // Embedded mode makes one and keeps it with the data.
             _ if database.backend() == Backend::Sqlite => None,
-            _ => {
-                return Err(error(
-                    "BETTER_AUTH_SECRET",
-                    "required with PostgreSQL: set it to the frontend's Better Auth secret",
-                ));
-            }
+            _ => return Err(missing_secret()),
         };
         let host = match settings.host {
             Some(host) => host,
@@ -266,6 +261,24 @@ impl Config {
             subscriptions: settings.subscriptions.clone(),
         })
     }
+}
+
+impl Config {
+    /// The Better Auth secret for PostgreSQL mode (embedded mode keeps its own with
+    /// the data when none is configured).
+    ///
+    /// # Errors
+    /// None is configured: [`Config::from_settings`] refuses that, so only a
+    /// configuration built by hand gets here.
+    pub fn postgres_secret(&self) -> Result<&str, ConfigError> {
+        self.better_auth_secret.as_ref().map(ExposeSecret::expose_secret).ok_or_else(missing_secret)
+    }
+}
+
+/// The one rule about the secret, worded once: PostgreSQL mode needs the
+/// frontend's, since it signs the cookies this service reads.
+fn missing_secret() -> ConfigError {
+    error("BETTER_AUTH_SECRET", "required with PostgreSQL: set it to the frontend's Better Auth secret")
 }
 
 fn error(setting: &'static str, reason: impl Into<String>) -> ConfigError {
