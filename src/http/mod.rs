@@ -1,7 +1,9 @@
-//! The HTTP surface: `/graphql` (POST, GET, GraphiQL and its assets, and the
-//! WebSocket upgrade for subscriptions), `/health`, `/ready`, `/metrics` (here or on
-//! `METRICS_ADDR`), and the layers around them (request ids, CORS, body limit and
-//! body deadline, rate limits, panics). The accept loop is [`server`].
+//! The HTTP surface, every route: `/graphql` (POST; GET for a query, or GraphiQL
+//! for a browser; the WebSocket upgrade for subscriptions), `/graphiql/{file}`
+//! (GraphiQL's scripts and styles, served by the service), `/health`, `/ready`, and
+//! `/metrics` (here, or only on `METRICS_ADDR`); and the layers around them
+//! (request ids, the request's span and log line, CORS, body limit and body
+//! deadline, rate limits, panics). The accept loop is [`server`].
 
 pub(crate) mod apq;
 mod deadline;
