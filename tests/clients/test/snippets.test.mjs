@@ -115,6 +115,8 @@ describe("the README's snippets", () => {
       execFileSync(process.execPath, [bin, '--config', 'codegen.ts'], {
         cwd: work,
         stdio: 'pipe',
+        // The app's own node_modules would hold the plugins; the work folder is in
+        // /tmp, so they are looked up in this suite's.
         env: { ...process.env, NODE_PATH: join(clients, 'node_modules') },
       });
     } catch (error) {
