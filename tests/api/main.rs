@@ -22,6 +22,7 @@ mod pg_only;
 mod pooler;
 mod postgres;
 mod queries;
+mod readme;
 mod retries;
 mod schema;
 mod subscription_events;
