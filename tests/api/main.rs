@@ -14,6 +14,7 @@ mod fuzz;
 mod helpers;
 mod hostile;
 mod http;
+mod jwt;
 mod migrations;
 mod mutations;
 mod ops;
