@@ -46,17 +46,22 @@ pub fn key(alg: &str) -> Key {
 impl Key {
     /// A JWS over `header` and `claims`, signed with this key.
     pub fn sign(&self, header: &Value, claims: &Value) -> String {
-        let message = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let message =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         use jsonwebtoken::{Algorithm, EncodingKey, crypto::sign};
         let signature = match self.alg.as_str() {
-            "EdDSA" => sign(message.as_bytes(), &EncodingKey::from_ed_der(&self.private_der), Algorithm::EdDSA).unwrap(),
-            "ES256" => sign(message.as_bytes(), &EncodingKey::from_ec_der(&self.private_der), Algorithm::ES256).unwrap(),
-            "RS256" => sign(message.as_bytes(), &EncodingKey::from_rsa_der(&self.private_der), Algorithm::RS256).unwrap(),
-            "PS256" => sign(message.as_bytes(), &EncodingKey::from_rsa_der(&self.private_der), Algorithm::PS256).unwrap(),
+            "EdDSA" => {
+                sign(message.as_bytes(), &EncodingKey::from_ed_der(&self.private_der), Algorithm::EdDSA).unwrap()
+            }
+            "ES256" => {
+                sign(message.as_bytes(), &EncodingKey::from_ec_der(&self.private_der), Algorithm::ES256).unwrap()
+            }
+            "RS256" => {
+                sign(message.as_bytes(), &EncodingKey::from_rsa_der(&self.private_der), Algorithm::RS256).unwrap()
+            }
+            "PS256" => {
+                sign(message.as_bytes(), &EncodingKey::from_rsa_der(&self.private_der), Algorithm::PS256).unwrap()
+            }
             "ES512" => {
                 use p521::ecdsa::signature::Signer as _;
                 let d = URL_SAFE_NO_PAD.decode(self.d.as_ref().unwrap()).unwrap();
@@ -187,7 +192,10 @@ async fn every_wrong_token_is_unauthenticated() {
         ("tampered payload", format!("{head}.{}.{signature}", other_claims.trim_end_matches('='))),
         ("tampered signature", format!("{head}.{payload}.{}", flip_first(&signature))),
         ("alg none", format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"ed"}"#))),
-        ("alg none with a signature", format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"ed"}"#))),
+        (
+            "alg none with a signature",
+            format!("{}.{payload}.{signature}", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"ed"}"#)),
+        ),
         ("HS256 signed with the public key", hs256_with_public_key),
         ("another key's alg in the header", es256.sign(&json!({ "alg": "ES256", "kid": "ed" }), &claims(&user.id))),
         ("no kid", ed.sign(&json!({ "alg": "EdDSA" }), &claims(&user.id))),
@@ -272,7 +280,8 @@ async fn keys_can_come_from_a_jwks_url() {
     let jwks = json!({ "keys": [jwk] });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/auth/jwks", listener.local_addr().unwrap());
-    let router = axum::Router::new().route("/api/auth/jwks", axum::routing::get(move || async move { axum::Json(jwks) }));
+    let router =
+        axum::Router::new().route("/api/auth/jwks", axum::routing::get(move || async move { axum::Json(jwks) }));
     tokio::spawn(async move { axum::serve(listener, router).await });
     let settings = JwtSettings { jwks_url: Some(url.parse().unwrap()), ..jwt_settings(Duration::from_secs(60)) };
     let app = spawn_app_with(|config| config.tokens.jwt = Some(settings)).await;

@@ -8,6 +8,7 @@ pub const BACKEND: todo_graphql::config::Backend = todo_graphql::config::Backend
 mod auth;
 mod cli;
 mod connections;
+mod cookie_cache;
 mod deadline;
 mod fanout;
 mod fuzz;
