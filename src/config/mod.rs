@@ -468,6 +468,7 @@ mod tests {
             ws_ping_secs: "30".into(),
             ws_max_subscriptions: "20".into(),
             ws_max_connections_per_user: "10".into(),
+            tokens: TokenArgs::default(),
         }
     }
 

@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use super::{ConfigError, error};
 
 /// The raw settings, read by `clap` with typed parsers.
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug)]
 pub struct TokenArgs {
     /// The frontend's Better Auth base URL (`baseURL` / `BETTER_AUTH_URL`). When set,
     /// `Authorization: Bearer <jwt>` from the `jwt()` plugin is accepted: its origin
@@ -38,6 +38,22 @@ pub struct TokenArgs {
     /// The app's `session.cookieCache.version` (a string; Better Auth's default is `1`).
     #[arg(long, env = "COOKIE_CACHE_VERSION", default_value = "1", global = true)]
     pub cookie_cache_version: String,
+}
+
+impl Default for TokenArgs {
+    /// The same defaults as the command line's.
+    fn default() -> Self {
+        Self {
+            better_auth_url: None,
+            better_auth_jwt_issuer: None,
+            better_auth_jwt_audience: None,
+            better_auth_jwks_url: None,
+            jwks_reload_min_secs: 30,
+            trust_cookie_cache: false,
+            cookie_cache_strategy: CacheStrategy::Compact,
+            cookie_cache_version: "1".into(),
+        }
+    }
 }
 
 /// Better Auth's `session.cookieCache.strategy`.
@@ -142,12 +158,7 @@ mod tests {
     use super::*;
 
     fn args(url: Option<&str>) -> TokenArgs {
-        TokenArgs {
-            better_auth_url: url.map(|u| parse_url(u).unwrap()),
-            jwks_reload_min_secs: 30,
-            cookie_cache_version: "1".into(),
-            ..TokenArgs::default()
-        }
+        TokenArgs { better_auth_url: url.map(|u| parse_url(u).unwrap()), ..TokenArgs::default() }
     }
 
     #[test]
