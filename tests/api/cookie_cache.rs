@@ -158,7 +158,10 @@ async fn query(app: &TestApp, cookie: &str) -> (Value, u64) {
     (body, app.statements.get() - before)
 }
 
-fn strategies() -> [(CacheStrategy, &'static str, fn(&Value, i64) -> String); 4] {
+/// Makes a cache of session data that expires at the given time.
+type Mint = fn(&Value, i64) -> String;
+
+fn strategies() -> [(CacheStrategy, &'static str, Mint); 4] {
     [
         (CacheStrategy::Compact, "compact", compact),
         (CacheStrategy::Jwt, "jwt (HS256)", hs256),
