@@ -239,3 +239,57 @@ fn timed(claims: &Map<String, Value>, now: f64, tolerance: f64) -> Option<f64> {
 fn date(value: &Value) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(value.as_str()?).ok().map(|date| date.with_timezone(&Utc))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn cache() -> CookieCache {
+        let settings =
+            CookieCacheSettings { strategy: CacheStrategy::Compact, version: "1".into(), jwks_issuer: String::new() };
+        CookieCache::new(settings, "secret", "better-auth")
+    }
+
+    fn headers(cookie: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+        map
+    }
+
+    #[test]
+    fn chunks_are_joined_in_index_order_and_the_whole_value_wins() {
+        let chunked = "better-auth.session_data.10=c; better-auth.session_data.2=b; better-auth.session_data.0=a";
+        assert_eq!(cache().raw(&headers(chunked)).as_deref(), Some("abc"));
+        let both = format!("{chunked}; better-auth.session_data=whole");
+        assert_eq!(cache().raw(&headers(&both)).as_deref(), Some("whole"));
+        let secure = "__Secure-better-auth.session_data=secure; better-auth.session_data=plain";
+        assert_eq!(cache().raw(&headers(secure)).as_deref(), Some("secure"));
+        let odd = "better-auth.session_data.01=x; better-auth.session_data.-1=y; better-auth.session_data.a=z";
+        assert_eq!(cache().raw(&headers(odd)), None, "only canonical indexes are chunks");
+    }
+
+    #[test]
+    fn too_many_chunks_or_too_many_bytes_are_not_read() {
+        let many: Vec<String> = (0..=MAX_CHUNKS).map(|i| format!("better-auth.session_data.{i}=x")).collect();
+        assert_eq!(cache().raw(&headers(&many.join("; "))), None);
+        let big = format!("better-auth.session_data={}", "x".repeat(MAX_CACHE_LEN + 1));
+        assert_eq!(cache().raw(&headers(&big)), None);
+    }
+
+    #[test]
+    fn a_compact_cache_is_verified_over_the_sessions_own_bytes() {
+        let session = r#"{"session":{"token":"t"},"user":{"id":"u"},"updatedAt":1,"version":"1"}"#;
+        let signed = format!(r#"{},"expiresAt":5}}"#, session.strip_suffix('}').unwrap());
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"secret").unwrap();
+        mac.update(signed.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        let encode = |session: &str| {
+            URL_SAFE_NO_PAD.encode(format!(r#"{{"session":{session},"expiresAt":5,"signature":"{signature}"}}"#))
+        };
+        assert_eq!(cache().compact(&encode(session)).map(|(_, expires)| expires), Some(5.0));
+        // The same data spelled differently is not what was signed.
+        assert!(cache().compact(&encode(&session.replace(':', ": "))).is_none());
+        assert!(cache().compact(&encode(&session.replace("\"t\"", "\"x\""))).is_none());
+    }
+}
