@@ -29,3 +29,4 @@ mod schema;
 mod subscription_events;
 mod subscription_fanout;
 mod subscriptions;
+mod token_vectors;
