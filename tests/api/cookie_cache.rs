@@ -202,6 +202,10 @@ async fn each_strategy_signs_in_without_a_session_lookup_and_outlives_sign_out()
         assert_eq!(body["data"]["tasks"]["totalCount"], 1, "{name}");
         assert_eq!(without_cache - with_cache, 1, "{name}: the cache saves the session lookup");
         println!("{name}: {without_cache} statements without the cache, {with_cache} with it");
+        let before = app.statements.get();
+        let body = app.graphql_with(("cookie", &cookie), "{ me { id } }").await;
+        assert_eq!(body["data"]["me"]["id"], user.id.as_str(), "{name}");
+        assert_eq!(app.statements.get() - before, 0, "{name}: `me` alone costs no statement");
 
         sign_out(&app, &user).await;
         let (body, _) = query(&app, &cookie).await;
