@@ -271,22 +271,38 @@ async fn without_better_auth_url_a_jwt_is_not_accepted() {
     assert_refused(&as_bearer(&app, &ed.token("ed", &user.id)).await, "JWTs off");
 }
 
-#[tokio::test]
-async fn keys_can_come_from_a_jwks_url() {
-    let ed = key("EdDSA");
-    let mut jwk: Value = serde_json::from_str(&ed.public_jwk).unwrap();
-    jwk["kid"] = json!("remote");
-    jwk["alg"] = json!("EdDSA");
-    let jwks = json!({ "keys": [jwk] });
+/// A service whose keys come from a JWKS URL serving `jwks`.
+async fn spawn_with_jwks_url(jwks: Value) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/auth/jwks", listener.local_addr().unwrap());
     let router =
         axum::Router::new().route("/api/auth/jwks", axum::routing::get(move || async move { axum::Json(jwks) }));
     tokio::spawn(async move { axum::serve(listener, router).await });
     let settings = JwtSettings { jwks_url: Some(url.parse().unwrap()), ..jwt_settings(Duration::from_secs(60)) };
-    let app = spawn_app_with(|config| config.tokens.jwt = Some(settings)).await;
+    spawn_app_with(|config| config.tokens.jwt = Some(settings)).await
+}
+
+fn remote_jwk(key: &Key) -> Value {
+    let mut jwk: Value = serde_json::from_str(&key.public_jwk).unwrap();
+    jwk["kid"] = json!("remote");
+    jwk["alg"] = json!(key.alg);
+    jwk
+}
+
+#[tokio::test]
+async fn keys_can_come_from_a_jwks_url() {
+    let ed = key("EdDSA");
+    let app = spawn_with_jwks_url(json!({ "keys": [remote_jwk(&ed)] })).await;
     let user = app.create_user("Ada").await;
     app.create_task(&user, "mine").await;
     assert_signed_in(&as_bearer(&app, &ed.token("remote", &user.id)).await, &user.id, "JWKS URL");
     assert_refused(&as_bearer(&app, &ed.token("other", &user.id)).await, "a kid the URL does not list");
+}
+
+#[tokio::test]
+async fn a_jwks_document_over_256_kib_is_not_read() {
+    let ed = key("EdDSA");
+    let app = spawn_with_jwks_url(json!({ "keys": [remote_jwk(&ed)], "padding": "x".repeat(300 * 1024) })).await;
+    let user = app.create_user("Ada").await;
+    assert_refused(&as_bearer(&app, &ed.token("remote", &user.id)).await, "oversized JWKS");
 }
