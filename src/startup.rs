@@ -13,7 +13,7 @@ use tokio::{
 };
 
 use crate::{
-    auth::SessionReader,
+    auth::{CookieCache, JwtVerifier, SessionReader},
     config::{Backend, Config},
     db::{self, StatementCounter},
     events::{self, Hub},
@@ -90,7 +90,10 @@ impl Application {
         let hub = Hub::new(config.database.backend() == Backend::Sqlite);
         let listen = (config.database.backend() == Backend::Postgres)
             .then(|| events::listen::spawn(hub.clone(), &config.database));
-        let sessions = SessionReader::new(secret, &config.cookie_prefix);
+        let sessions = SessionReader::new(secret, &config.cookie_prefix).with_others(
+            config.tokens.jwt.as_ref().map(JwtVerifier::new).transpose().context("preparing JWT verification")?,
+            config.tokens.cookie_cache.clone().map(|cache| CookieCache::new(cache, secret, &config.cookie_prefix)),
+        );
         let guards = Guards {
             // Embedded mode is one person trying the service on their own machine.
             rate_limit: match config.database.backend() {

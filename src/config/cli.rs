@@ -202,4 +202,7 @@ pub struct Settings {
     /// Most WebSockets one user may hold open on one instance.
     #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value = "10", global = true)]
     pub ws_max_connections_per_user: String,
+    /// JWTs and the cookie cache (`BETTER_AUTH_URL`, `TRUST_COOKIE_CACHE`, …).
+    #[command(flatten)]
+    pub tokens: super::TokenArgs,
 }

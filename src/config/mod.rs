@@ -14,10 +14,12 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod cli;
 mod subscriptions;
+mod tokens;
 mod traffic;
 
 pub use cli::{Cli, Command, SeedArgs, Settings};
 pub use subscriptions::Subscriptions;
+pub use tokens::{CacheStrategy, CookieCacheSettings, JwtSettings, TokenArgs, Tokens};
 pub use traffic::{RateLimits, Traffic};
 
 /// A setting that cannot be used; its `Display` is the one line printed at start-up.
@@ -205,6 +207,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Subscriptions over WebSocket: timers and caps.
     pub subscriptions: Subscriptions,
+    /// JWTs from the `jwt()` plugin and the cookie cache, when turned on.
+    pub tokens: Tokens,
 }
 
 impl Config {
@@ -297,6 +301,7 @@ impl Config {
             traffic: Traffic::from_settings(settings)?,
             metrics_addr: traffic::metrics_addr(settings.metrics_addr.as_deref())?,
             subscriptions: Subscriptions::from_settings(settings)?,
+            tokens: Tokens::from_args(&settings.tokens)?,
         })
     }
 }
@@ -463,6 +468,7 @@ mod tests {
             ws_ping_secs: "30".into(),
             ws_max_subscriptions: "20".into(),
             ws_max_connections_per_user: "10".into(),
+            tokens: TokenArgs::default(),
         }
     }
 

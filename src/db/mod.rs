@@ -5,6 +5,7 @@
 //! reads Better Auth's tables.
 
 pub mod embedded;
+pub mod jwks;
 mod migrate;
 pub mod seed;
 pub mod task;

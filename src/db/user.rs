@@ -73,3 +73,11 @@ pub async fn session_expiry(
 pub async fn find_by_ids(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<user::Model>, DbErr> {
     user::Entity::find().filter(user::Column::Id.is_in(ids.iter().cloned())).all(db).await
 }
+
+/// The user with this id, if it still exists: the one lookup a verified JWT costs.
+///
+/// # Errors
+/// When the database does not answer.
+pub async fn find_by_id(db: &DatabaseConnection, id: &str) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id.to_owned()).one(db).await
+}

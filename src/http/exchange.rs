@@ -58,7 +58,7 @@ impl<'s> Exchange<'s> {
         let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
         Self {
             state,
-            viewer: Arc::new(Viewer::new(state.sessions.candidates(headers))),
+            viewer: Arc::new(state.sessions.viewer(headers)),
             request_id,
             deadline: tokio::time::Instant::now() + state.limits.request_timeout,
             budget: Arc::new(Budget::new(&state.limits)),

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use todo_graphql::{
-    config::{Backend, Config, DatabaseConfig, Limits, RateLimits, Subscriptions, Traffic},
+    config::{Backend, Config, DatabaseConfig, Limits, RateLimits, Subscriptions, Tokens, Traffic},
     db::StatementCounter,
     startup::Application,
 };
@@ -213,6 +213,7 @@ pub fn test_config(database_url: &str) -> Config {
         },
         metrics_addr: None,
         subscriptions: Subscriptions::default(),
+        tokens: Tokens::default(),
     }
 }
 
