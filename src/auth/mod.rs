@@ -17,10 +17,10 @@ pub use signature::Signer;
 use chrono::Utc;
 use entity::user;
 use http::{HeaderMap, header};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 use tokio::sync::OnceCell;
 
-use crate::db;
+use crate::db::user::Users;
 
 /// Most candidate tokens taken from one request; more is not a browser's doing.
 const MAX_CANDIDATES: usize = 4;
@@ -129,9 +129,8 @@ impl Viewer {
     ///
     /// # Errors
     /// When the database does not answer.
-    pub async fn user(&self, db: &DatabaseConnection) -> Result<Option<&user::Model>, DbErr> {
-        let user =
-            self.user.get_or_try_init(|| db::user::find_by_session_token(db, &self.candidates, Utc::now())).await?;
+    pub async fn user(&self, users: &Users) -> Result<Option<&user::Model>, DbErr> {
+        let user = self.user.get_or_try_init(|| users.find_by_session_token(&self.candidates, Utc::now())).await?;
         Ok(user.as_ref())
     }
 
