@@ -161,6 +161,7 @@ pub struct BetterAuthSchemaArgs {
     #[arg(
         long = "better-auth-use-plural",
         env = "BETTER_AUTH_USE_PLURAL",
+        value_name = "BETTER_AUTH_USE_PLURAL",
         default_value_t = false,
         action = clap::ArgAction::Set,
         value_parser = BoolishValueParser::new(),
@@ -168,21 +169,26 @@ pub struct BetterAuthSchemaArgs {
     )]
     pub use_plural: bool,
     /// Better Auth's `user.modelName`: the user table (`user` when not set).
-    #[arg(long = "better-auth-user-model-name", env = "BETTER_AUTH_USER_MODEL_NAME", value_parser = Identifier::parse, global = true)]
+    #[arg(long = "better-auth-user-model-name", env = "BETTER_AUTH_USER_MODEL_NAME",
+        value_name = "BETTER_AUTH_USER_MODEL_NAME", value_parser = Identifier::parse, global = true)]
     pub user_model_name: Option<Identifier>,
     /// Better Auth's `session.modelName`: the session table (`session` when not set).
-    #[arg(long = "better-auth-session-model-name", env = "BETTER_AUTH_SESSION_MODEL_NAME", value_parser = Identifier::parse, global = true)]
+    #[arg(long = "better-auth-session-model-name", env = "BETTER_AUTH_SESSION_MODEL_NAME",
+        value_name = "BETTER_AUTH_SESSION_MODEL_NAME", value_parser = Identifier::parse, global = true)]
     pub session_model_name: Option<Identifier>,
     /// Better Auth's `user.fields` (and the `admin()` plugin's `schema.user.fields`):
     /// `field=column` pairs, comma-separated, e.g. `emailVerified=email_verified`.
-    #[arg(long = "better-auth-user-fields", env = "BETTER_AUTH_USER_FIELDS", default_value = "", value_parser = user_fields, global = true)]
+    #[arg(long = "better-auth-user-fields", env = "BETTER_AUTH_USER_FIELDS",
+        value_name = "BETTER_AUTH_USER_FIELDS", default_value = "", value_parser = user_fields, global = true)]
     pub user_fields: FieldMap,
     /// Better Auth's `session.fields`: `field=column` pairs, e.g. `expiresAt=expires_at`.
-    #[arg(long = "better-auth-session-fields", env = "BETTER_AUTH_SESSION_FIELDS", default_value = "", value_parser = session_fields, global = true)]
+    #[arg(long = "better-auth-session-fields", env = "BETTER_AUTH_SESSION_FIELDS",
+        value_name = "BETTER_AUTH_SESSION_FIELDS", default_value = "", value_parser = session_fields, global = true)]
     pub session_fields: FieldMap,
     /// Columns not named in the fields settings: `camelCase` (Better Auth's own
     /// migration, Prisma) or `snake_case` (Drizzle's generator).
-    #[arg(long = "better-auth-casing", env = "BETTER_AUTH_CASING", value_enum, default_value_t = Casing::CamelCase, global = true)]
+    #[arg(long = "better-auth-casing", env = "BETTER_AUTH_CASING",
+        value_name = "BETTER_AUTH_CASING", value_enum, default_value_t = Casing::CamelCase, global = true)]
     pub casing: Casing,
 }
 

@@ -6,6 +6,7 @@
 pub const BACKEND: todo_graphql::config::Backend = todo_graphql::config::Backend::Postgres;
 
 mod auth;
+mod better_auth_schemas;
 mod cli;
 mod connections;
 mod deadline;
@@ -14,6 +15,7 @@ mod fuzz;
 mod helpers;
 mod hostile;
 mod http;
+mod least_privilege;
 mod migrations;
 mod mutations;
 mod ops;
