@@ -141,7 +141,11 @@ async fn exercise(setup: &Setup) {
     assert_eq!(me["data"]["me"], json!({ "id": ada.id, "email": ada.email }), "{me}");
     let task = app.create_task(&ada, "renamed tables").await;
     let toggled = app
-        .graphql(Some(&ada), "mutation($id: ID!) { toggleTask(id: $id) { completed owner { id email } } }", json!({ "id": task["id"] }))
+        .graphql(
+            Some(&ada),
+            "mutation($id: ID!) { toggleTask(id: $id) { completed owner { id email } } }",
+            json!({ "id": task["id"] }),
+        )
         .await;
     assert_eq!(toggled["data"]["toggleTask"]["owner"], json!({ "id": ada.id, "email": ada.email }), "{toggled}");
     let tasks = app.graphql(Some(&ada), "{ tasks { nodes { title completed } } }", json!({})).await;
@@ -167,7 +171,11 @@ async fn exercise(setup: &Setup) {
 
     if let Some(ban) = setup.ban {
         let until = |at: Option<DateTime<Utc>>| at.map_or(SqlValue::ChronoDateTime(None), |at| setup.date(at));
-        for (expires, allowed) in [(None, false), (Some(Utc::now() + Duration::hours(1)), false), (Some(Utc::now() - Duration::hours(1)), true)] {
+        for (expires, allowed) in [
+            (None, false),
+            (Some(Utc::now() + Duration::hours(1)), false),
+            (Some(Utc::now() - Duration::hours(1)), true),
+        ] {
             let user = setup.sign_in(&app, "Banned", Utc::now() + Duration::hours(1)).await;
             app.execute(ban, [user.id.clone().into(), until(expires)]).await;
             let me = app.graphql(Some(&user), ME, json!({})).await;
@@ -269,7 +277,11 @@ async fn start_up_names_what_is_missing_and_refuses() {
         ),
         (DRIZZLE.flags, format!("{drizzle}; ALTER TABLE users DROP COLUMN ban_expires"), "must both exist or neither"),
         (&["--better-auth-use-plural=true"], String::new(), r#"no table "users" on the search path"#),
-        (&["--better-auth-casing=snake_case"], String::new(), r#""user"."email_verified" (field emailVerified) is missing"#),
+        (
+            &["--better-auth-casing=snake_case"],
+            String::new(),
+            r#""user"."email_verified" (field emailVerified) is missing"#,
+        ),
     ];
     for (flags, ddl, expected) in cases {
         let database = TestDatabase::new().await;
@@ -303,7 +315,10 @@ async fn a_name_that_would_be_sql_stops_the_binary_before_any_statement() {
     }
     let db = database.connect().await;
     let tasks = db
-        .query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT to_regclass('tasks') IS NOT NULL AS t"))
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT to_regclass('tasks') IS NOT NULL AS t",
+        ))
         .await
         .unwrap()
         .unwrap();

@@ -75,7 +75,8 @@ async fn every_operation_works_with_only_select_on_better_auths_tables() {
         assert_ne!(body["data"][field], Value::Null, "{field}: {body}");
     }
     let again = app.create_task(&ada, "to delete").await;
-    let deleted = app.graphql(Some(&ada), "mutation($id: ID!) { deleteTask(id: $id) }", json!({ "id": again["id"] })).await;
+    let deleted =
+        app.graphql(Some(&ada), "mutation($id: ID!) { deleteTask(id: $id) }", json!({ "id": again["id"] })).await;
     assert_eq!(deleted["data"]["deleteTask"], again["id"], "{deleted}");
     assert_eq!(app.get("/ready").await.status(), reqwest::StatusCode::OK);
 

@@ -267,3 +267,89 @@ fn check(names: &BetterAuthSchema, columns: &[Column]) -> Result<Layout, String>
         _ => Err(checker.problems.join("; ")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(table: &str, name: &str, type_name: &str) -> Column {
+        Column { table_name: table.into(), column_name: name.into(), type_name: type_name.into(), readable: true }
+    }
+
+    /// Better Auth's own migration, with `admin()` when `bans`.
+    fn default_tables(bans: bool) -> Vec<Column> {
+        let mut columns = vec![
+            column("user", "id", "text"),
+            column("user", "name", "text"),
+            column("user", "email", "text"),
+            column("user", "emailVerified", "boolean"),
+            column("user", "image", "text"),
+            column("user", "createdAt", "timestamp with time zone"),
+            column("user", "updatedAt", "timestamp with time zone"),
+            column("session", "id", "text"),
+            column("session", "expiresAt", "timestamp with time zone"),
+            column("session", "token", "text"),
+            column("session", "userId", "text"),
+        ];
+        if bans {
+            columns.push(column("user", "banned", "boolean"));
+            columns.push(column("user", "banExpires", "timestamp with time zone"));
+        }
+        columns
+    }
+
+    #[test]
+    fn better_auths_own_tables_pass_and_the_admin_columns_turn_bans_on() {
+        let names = BetterAuthSchema::default();
+        let plain = check(&names, &default_tables(false)).unwrap();
+        assert_eq!((plain.user_id, plain.expires_at, plain.bans), (IdType::Text, Clock::Zoned, None));
+        assert_eq!(check(&names, &default_tables(true)).unwrap().bans, Some(Clock::Zoned));
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let mut columns = default_tables(true);
+        columns.retain(|c| c.column_name != "expiresAt" && c.column_name != "banExpires");
+        columns.iter_mut().find(|c| c.column_name == "emailVerified").unwrap().type_name = "text".into();
+        columns.iter_mut().find(|c| c.column_name == "name").unwrap().readable = false;
+        let problems = check(&BetterAuthSchema::default(), &columns).unwrap_err();
+        for expected in [
+            r#""session"."expiresAt" (field expiresAt) is missing; the table has id, token, userId"#,
+            r#""user"."emailVerified" is text; it must be boolean"#,
+            r#"this role may not read "user"."name""#,
+            r#"the admin() plugin's "user"."banned" and "user"."banExpires" must both exist or neither"#,
+        ] {
+            assert!(problems.contains(expected), "{expected} not in {problems}");
+        }
+    }
+
+    #[test]
+    fn a_missing_table_is_named_once_with_the_settings_that_name_it() {
+        let columns: Vec<Column> = default_tables(false).into_iter().filter(|c| c.table_name == "user").collect();
+        let problems = check(&BetterAuthSchema::default(), &columns).unwrap_err();
+        assert_eq!(
+            problems,
+            r#"no table "session" on the search path (see BETTER_AUTH_SESSION_MODEL_NAME, BETTER_AUTH_USE_PLURAL)"#
+        );
+    }
+
+    #[test]
+    fn uuid_serial_and_naive_timestamps_are_usable_but_other_types_are_not() {
+        let names = BetterAuthSchema::default();
+        let mut columns = default_tables(false);
+        for c in &mut columns {
+            match c.column_name.as_str() {
+                "id" | "userId" => c.type_name = "uuid".into(),
+                "createdAt" | "expiresAt" => c.type_name = "timestamp without time zone".into(),
+                _ => {}
+            }
+        }
+        let layout = check(&names, &columns).unwrap();
+        assert_eq!((layout.user_id, layout.session_user_id), (IdType::Uuid, IdType::Uuid));
+        assert_eq!((layout.created_at, layout.updated_at, layout.expires_at), (Clock::Utc, Clock::Zoned, Clock::Utc));
+        columns.iter_mut().find(|c| c.column_name == "userId").unwrap().type_name = "integer".into();
+        assert!(check(&names, &columns).unwrap_err().contains("hold different kinds of id"));
+        columns.iter_mut().find(|c| c.column_name == "userId").unwrap().type_name = "date".into();
+        assert!(check(&names, &columns).unwrap_err().contains(r#""session"."userId" is date; it must be"#));
+    }
+}
