@@ -153,6 +153,13 @@ fn session_fields(value: &str) -> Result<FieldMap, String> {
     FieldMap::parse(value, SESSION_FIELDS)
 }
 
+/// Better Auth's default model name when the setting is empty, as an empty
+/// setting means unset elsewhere too. (The fields hold `std::option::Option`, so
+/// that clap takes the whole `Option` from this parser and passes "" to it.)
+fn model_name(value: &str) -> Result<Option<Identifier>, String> {
+    if value.trim().is_empty() { Ok(None) } else { Identifier::parse(value).map(Some) }
+}
+
 /// The settings that say where Better Auth's users and sessions are.
 #[derive(Args, Clone, Debug, Default)]
 pub struct BetterAuthSchemaArgs {
@@ -168,27 +175,61 @@ pub struct BetterAuthSchemaArgs {
         global = true
     )]
     pub use_plural: bool,
-    /// Better Auth's `user.modelName`: the user table (`user` when not set).
-    #[arg(long = "better-auth-user-model-name", env = "BETTER_AUTH_USER_MODEL_NAME",
-        value_name = "BETTER_AUTH_USER_MODEL_NAME", value_parser = Identifier::parse, global = true)]
-    pub user_model_name: Option<Identifier>,
-    /// Better Auth's `session.modelName`: the session table (`session` when not set).
-    #[arg(long = "better-auth-session-model-name", env = "BETTER_AUTH_SESSION_MODEL_NAME",
-        value_name = "BETTER_AUTH_SESSION_MODEL_NAME", value_parser = Identifier::parse, global = true)]
-    pub session_model_name: Option<Identifier>,
+    /// Better Auth's `user.modelName`: the user table (`user` when not set or empty).
+    #[arg(
+        long = "better-auth-user-model-name",
+        env = "BETTER_AUTH_USER_MODEL_NAME",
+        value_name = "BETTER_AUTH_USER_MODEL_NAME",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = model_name,
+        global = true
+    )]
+    pub user_model_name: std::option::Option<Identifier>,
+    /// Better Auth's `session.modelName`: the session table (`session` when not set or empty).
+    #[arg(
+        long = "better-auth-session-model-name",
+        env = "BETTER_AUTH_SESSION_MODEL_NAME",
+        value_name = "BETTER_AUTH_SESSION_MODEL_NAME",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = model_name,
+        global = true
+    )]
+    pub session_model_name: std::option::Option<Identifier>,
     /// Better Auth's `user.fields` (and the `admin()` plugin's `schema.user.fields`):
     /// `field=column` pairs, comma-separated, e.g. `emailVerified=email_verified`.
-    #[arg(long = "better-auth-user-fields", env = "BETTER_AUTH_USER_FIELDS",
-        value_name = "BETTER_AUTH_USER_FIELDS", default_value = "", value_parser = user_fields, global = true)]
+    #[arg(
+        long = "better-auth-user-fields",
+        env = "BETTER_AUTH_USER_FIELDS",
+        value_name = "BETTER_AUTH_USER_FIELDS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = user_fields,
+        global = true
+    )]
     pub user_fields: FieldMap,
     /// Better Auth's `session.fields`: `field=column` pairs, e.g. `expiresAt=expires_at`.
-    #[arg(long = "better-auth-session-fields", env = "BETTER_AUTH_SESSION_FIELDS",
-        value_name = "BETTER_AUTH_SESSION_FIELDS", default_value = "", value_parser = session_fields, global = true)]
+    #[arg(
+        long = "better-auth-session-fields",
+        env = "BETTER_AUTH_SESSION_FIELDS",
+        value_name = "BETTER_AUTH_SESSION_FIELDS",
+        default_value = "",
+        hide_default_value = true,
+        value_parser = session_fields,
+        global = true
+    )]
     pub session_fields: FieldMap,
     /// Columns not named in the fields settings: `camelCase` (Better Auth's own
     /// migration, Prisma) or `snake_case` (Drizzle's generator).
-    #[arg(long = "better-auth-casing", env = "BETTER_AUTH_CASING",
-        value_name = "BETTER_AUTH_CASING", value_enum, default_value_t = Casing::CamelCase, global = true)]
+    #[arg(
+        long = "better-auth-casing",
+        env = "BETTER_AUTH_CASING",
+        value_name = "BETTER_AUTH_CASING",
+        value_enum,
+        default_value_t = Casing::CamelCase,
+        global = true
+    )]
     pub casing: Casing,
 }
 
@@ -317,6 +358,12 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_model_name_means_better_auths_default() {
+        let schema = resolve(&["--better-auth-user-model-name=", "--better-auth-session-model-name", " "]).unwrap();
+        assert_eq!(schema, BetterAuthSchema::default());
+    }
+
+    #[test]
     fn use_plural_adds_an_s_to_the_model_names_as_better_auth_does() {
         let schema = resolve(&["--better-auth-use-plural", "true"]).unwrap();
         assert_eq!((schema.user_table.as_str(), schema.session_table.as_str()), ("users", "sessions"));
@@ -352,7 +399,9 @@ mod tests {
         for bad in ["user\"; DROP TABLE tasks; --", "us\"er", "a b", "1user", "", "naïve", "user.name", &"x".repeat(64)]
         {
             assert!(Identifier::parse(bad).is_err(), "{bad:?} accepted");
-            assert!(resolve(&[&format!("--better-auth-user-model-name={bad}")]).is_err(), "{bad:?} accepted");
+            // An empty model name is Better Auth's default (tested above).
+            let model = resolve(&[&format!("--better-auth-user-model-name={bad}")]);
+            assert!(model.is_err() || bad.is_empty(), "{bad:?} accepted");
             assert!(resolve(&[&format!("--better-auth-user-fields=email={bad}")]).is_err(), "{bad:?} accepted");
         }
         assert!(Identifier::parse(&"x".repeat(63)).is_ok());
