@@ -190,7 +190,29 @@ impl Users {
     /// # Errors
     /// When the database does not answer.
     pub async fn find_by_ids(&self, ids: &[String]) -> Result<Vec<user::Model>, DbErr> {
-        let ids = match (self.sql.backend, self.sql.user_id) {
+        let statement = self.statement(&self.sql.by_ids, vec![self.ids(ids)]);
+        let rows = UserRow::find_by_statement(statement).all(&self.db).await?;
+        Ok(rows.into_iter().map(user::Model::from).collect())
+    }
+
+    /// The user `id` unless unknown or banned at `now`: who a credential that
+    /// names a user without a session (a JWT's `sub`) may be. One statement.
+    ///
+    /// # Errors
+    /// When the database does not answer.
+    pub async fn find_allowed_by_id(&self, id: &str, now: DateTime<Utc>) -> Result<Option<user::Model>, DbErr> {
+        let mut values = vec![self.ids(&[id.to_owned()])];
+        if self.bans {
+            values.push(now.into());
+        }
+        let statement = self.statement(&self.sql.allowed_by_id, values);
+        Ok(UserRow::find_by_statement(statement).one(&self.db).await?.map(user::Model::from))
+    }
+
+    /// Ids bound as the user table stores them; one that cannot be of its type
+    /// (not a uuid, not a number) is left out, as it names nobody.
+    fn ids(&self, ids: &[String]) -> Value {
+        match (self.sql.backend, self.sql.user_id) {
             (DbBackend::Postgres, IdType::Uuid) => {
                 Value::from(ids.iter().filter_map(|id| uuid::Uuid::parse_str(id).ok()).collect::<Vec<_>>())
             }
@@ -198,10 +220,7 @@ impl Users {
                 Value::from(ids.iter().filter_map(|id| id.parse::<i64>().ok()).collect::<Vec<_>>())
             }
             _ => self.list(ids.to_vec()),
-        };
-        let statement = self.statement(&self.sql.by_ids, vec![ids]);
-        let rows = UserRow::find_by_statement(statement).all(&self.db).await?;
-        Ok(rows.into_iter().map(user::Model::from).collect())
+        }
     }
 
     fn statement(&self, sql: &str, values: Vec<Value>) -> Statement {

@@ -155,6 +155,8 @@ async fn exercise(setup: &Setup) {
     let users = Users::prepare(&app.db, &schema(setup.flags)).await.unwrap();
     let found = users.find_by_ids(&[ada.id.clone(), "not-an-id".into(), "12345678".into()]).await.unwrap();
     assert_eq!(found.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), [ada.email.as_str()]);
+    assert_eq!(users.find_allowed_by_id(&ada.id, Utc::now()).await.unwrap().map(|u| u.email), Some(ada.email.clone()));
+    assert_eq!(users.find_allowed_by_id("not-an-id", Utc::now()).await.unwrap(), None);
 
     // A tampered cookie, an expired session, a signed-out one: nobody.
     let tampered = ada.cookie().replacen(&ada.token[..4], "AAAA", 1);
@@ -180,6 +182,8 @@ async fn exercise(setup: &Setup) {
             app.execute(ban, [user.id.clone().into(), until(expires)]).await;
             let me = app.graphql(Some(&user), ME, json!({})).await;
             assert_eq!(me["data"]["me"] != Value::Null, allowed, "banned until {expires:?}: {me}");
+            let by_id = users.find_allowed_by_id(&user.id, Utc::now()).await.unwrap();
+            assert_eq!(by_id.is_some(), allowed, "by id, banned until {expires:?}");
         }
     }
 }

@@ -17,6 +17,9 @@ pub struct Sql {
     pub session_expiry: String,
     /// Users by ids (`$1`, a list).
     pub by_ids: String,
+    /// A user by id (`$1`, a list of one) unless banned at `$2` (only bound when
+    /// bans count): who a credential without a session (a JWT) may be.
+    pub allowed_by_id: String,
     /// How the user table's ids bind.
     pub user_id: IdType,
 }
@@ -117,6 +120,13 @@ impl Sql {
                 u.id.quoted(),
                 list(p1)
             ),
+            allowed_by_id: format!(
+                "SELECT {user_columns} FROM {} AS u WHERE u.{} {}{}",
+                names.user_table.quoted(),
+                u.id.quoted(),
+                list(p1),
+                not_banned(p2)
+            ),
             user_id: layout.user_id,
         }
     }
@@ -176,6 +186,7 @@ mod tests {
         assert!(sql.session_expiry.contains("u.\"id\"::text = $2"), "{}", sql.session_expiry);
         assert!(sql.session_expiry.contains("u.\"ban_expires\" < ($3::timestamptz"), "{}", sql.session_expiry);
         assert!(sql.by_ids.ends_with("FROM \"users\" AS u WHERE u.\"id\" = ANY($1)"), "{}", sql.by_ids);
+        assert!(sql.allowed_by_id.ends_with("u.\"ban_expires\" < ($2::timestamptz AT TIME ZONE 'UTC'))"));
     }
 
     #[test]
