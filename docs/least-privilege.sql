@@ -1,6 +1,7 @@
 -- The service's own role: it reads Better Auth's tables and owns nothing.
 -- First, as the owner of the database: todo-graphql migrate
--- Then, as the same owner (a superuser is not needed):
+-- Then, as the tables' owner (CREATE ROLE also needs CREATEROLE; on Neon,
+-- make the role in the console and run only the GRANTs):
 CREATE ROLE todo_graphql_app LOGIN PASSWORD 'choose-one';
 GRANT USAGE ON SCHEMA public TO todo_graphql_app;
 -- Better Auth's user and session tables, under the names your app gives them.
