@@ -125,11 +125,6 @@ impl Users {
         [&self.tables[0], &self.tables[1]]
     }
 
-    /// Whether a ban (the `admin()` plugin's columns) refuses a session.
-    pub fn enforces_bans(&self) -> bool {
-        self.bans
-    }
-
     /// The first of `tokens` (in order) that names a live session of a user who is
     /// not banned, with that user.
     ///
