@@ -86,6 +86,7 @@ impl Application {
             (None, Some(secret)) => secret,
             (None, None) => anyhow::bail!("BETTER_AUTH_SECRET is required with PostgreSQL"),
         };
+        let users = db::user::Users::prepare(&db, &config.better_auth_schema).await?;
         let demo = embedded.as_ref().map(|e| Demo { email: e.demo_email.clone(), token: e.demo_token.clone() });
         let hub = Hub::new(config.database.backend() == Backend::Sqlite);
         let listen = (config.database.backend() == Backend::Postgres)
@@ -106,9 +107,10 @@ impl Application {
         let (sockets, sockets_closed) =
             Sockets::new(config.subscriptions.clone(), &config.cors_origins, config.traffic.max_connections, stopped);
         let state = AppState {
-            schema: graphql::build(db.clone(), secret, &config.limits, hub.clone()),
+            schema: graphql::build(db.clone(), users.clone(), secret, &config.limits, hub.clone()),
             db: db.clone(),
             sessions,
+            users,
             documents: Arc::new(Documents::new(&config.limits)),
             limits: config.limits.clone(),
             operation_names: Arc::default(),

@@ -30,10 +30,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use entity::user;
 use http::{HeaderMap, header};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 use tokio::sync::OnceCell;
 
-use crate::db;
+use crate::db::user::Users;
 
 /// Most candidate tokens taken from one request; more is not a browser's doing.
 const MAX_CANDIDATES: usize = 4;
@@ -200,19 +200,20 @@ impl Viewer {
     ///
     /// # Errors
     /// When the database does not answer.
-    pub async fn user(&self, db: &DatabaseConnection) -> Result<Option<&user::Model>, DbErr> {
-        let user = self.user.get_or_try_init(|| self.look_up(db)).await?;
+    pub async fn user(&self, users: &Users) -> Result<Option<&user::Model>, DbErr> {
+        let user = self.user.get_or_try_init(|| self.look_up(users)).await?;
         Ok(user.as_ref())
     }
 
     /// A valid JWT's user (one lookup by id), else a trusted cache's (none), else
     /// the session lookup. A JWT or cache that does not verify is ignored, as Better
     /// Auth ignores an invalid bearer.
-    async fn look_up(&self, db: &DatabaseConnection) -> Result<Option<user::Model>, DbErr> {
+    async fn look_up(&self, users: &Users) -> Result<Option<user::Model>, DbErr> {
+        let db = users.db();
         let others = self.others.as_deref();
         if let (Some(token), Some(verifier)) = (&self.jwt, others.and_then(|o| o.jwt.as_ref()))
             && let Some(user_id) = verifier.user_id(db, token).await
-            && let Some(user) = db::user::find_by_id(db, &user_id).await?
+            && let Some(user) = users.find_allowed_by_id(&user_id, Utc::now()).await?
         {
             return Ok(Some(user));
         }
@@ -221,7 +222,7 @@ impl Viewer {
         {
             return Ok(Some(user));
         }
-        db::user::find_by_session_token(db, &self.candidates, Utc::now()).await
+        users.find_by_session_token(&self.candidates, Utc::now()).await
     }
 
     /// The user id, when already looked up (for logs).

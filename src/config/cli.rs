@@ -66,6 +66,9 @@ pub struct Settings {
     /// Better Auth's `advanced.cookiePrefix`.
     #[arg(long, env = "BETTER_AUTH_COOKIE_PREFIX", default_value = "better-auth", global = true)]
     pub better_auth_cookie_prefix: String,
+    /// Where Better Auth keeps users and sessions (`usePlural`, model names, fields).
+    #[command(flatten)]
+    pub better_auth_schema: super::better_auth::BetterAuthSchemaArgs,
     /// Allowed browser origins, comma-separated.
     #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000", global = true)]
     pub cors_origins: String,

@@ -12,11 +12,13 @@ use std::{
 
 use secrecy::{ExposeSecret, SecretString};
 
+mod better_auth;
 mod cli;
 mod subscriptions;
 mod tokens;
 mod traffic;
 
+pub use better_auth::{BetterAuthSchema, BetterAuthSchemaArgs, Casing, Identifier};
 pub use cli::{Cli, Command, SeedArgs, Settings};
 pub use subscriptions::Subscriptions;
 pub use tokens::{CacheStrategy, CookieCacheSettings, JwtSettings, TokenArgs, Tokens};
@@ -187,6 +189,8 @@ pub struct Config {
     pub better_auth_secret: Option<SecretString>,
     /// The Better Auth cookie prefix.
     pub cookie_prefix: String,
+    /// Where Better Auth keeps users and sessions.
+    pub better_auth_schema: BetterAuthSchema,
     /// Origins allowed to call from a browser.
     pub cors_origins: Vec<String>,
     /// Address to listen on.
@@ -257,6 +261,7 @@ impl Config {
             database,
             better_auth_secret,
             cookie_prefix,
+            better_auth_schema: settings.better_auth_schema.resolve()?,
             cors_origins: cors_origins(&settings.cors_origins)?,
             host,
             port: number("PORT", &settings.port, 0..=u16::MAX)?,
@@ -425,6 +430,7 @@ mod tests {
             allow_embedded: "true".into(),
             better_auth_secret: Some("s3cret-value".into()),
             better_auth_cookie_prefix: "better-auth".into(),
+            better_auth_schema: BetterAuthSchemaArgs::default(),
             cors_origins: "http://localhost:3000, https://app.example.com".into(),
             port: "8080".into(),
             host: None,

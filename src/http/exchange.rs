@@ -143,7 +143,7 @@ impl<'s> Exchange<'s> {
         let (name, operation) = selected_operation(&document.parsed, request.operation_name.as_deref()).unzip();
         let name = name.flatten();
         let request =
-            request.data(self.viewer.clone()).data(self.budget.clone()).data(graphql::owner_loader(&self.state.db));
+            request.data(self.viewer.clone()).data(self.budget.clone()).data(graphql::owner_loader(&self.state.users));
         // A query is cut at the deadline; a mutation never half-way (see `execute_within`).
         let response = graphql::execute_within(&self.state.schema, request, operation, self.deadline).await;
         // Decided after execution: only then is it known who asked and whether the

@@ -198,6 +198,7 @@ pub fn test_config(database_url: &str) -> Config {
         database: database_config(database_url),
         better_auth_secret: Some(SecretString::from(SECRET)),
         cookie_prefix: "better-auth".into(),
+        better_auth_schema: todo_graphql::config::BetterAuthSchema::default(),
         cors_origins: vec!["http://localhost:3000".into()],
         host: "127.0.0.1".parse().unwrap(),
         port: 0,

@@ -6,6 +6,7 @@
 pub const BACKEND: todo_graphql::config::Backend = todo_graphql::config::Backend::Postgres;
 
 mod auth;
+mod better_auth_schemas;
 mod cli;
 mod connections;
 mod cookie_cache;
@@ -16,6 +17,7 @@ mod helpers;
 mod hostile;
 mod http;
 mod jwt;
+mod least_privilege;
 mod migrations;
 mod mutations;
 mod ops;
