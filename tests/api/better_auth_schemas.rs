@@ -212,7 +212,7 @@ async fn serial_ids_and_prismas_timestamps() {
 }
 
 /// Better Auth's default tables with the `admin()` plugin's columns.
-async fn spawn_with_admin_plugin(adjust: impl FnOnce(&mut todo_graphql::config::Config)) -> TestApp {
+pub async fn spawn_with_admin_plugin(adjust: impl FnOnce(&mut todo_graphql::config::Config)) -> TestApp {
     let database = TestDatabase::new().await;
     let db = database.connect().await;
     db.execute_unprepared(

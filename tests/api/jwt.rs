@@ -306,3 +306,26 @@ async fn a_jwks_document_over_256_kib_is_not_read() {
     let user = app.create_user("Ada").await;
     assert_refused(&as_bearer(&app, &ed.token("remote", &user.id)).await, "oversized JWKS");
 }
+
+#[tokio::test]
+async fn a_jwt_of_a_banned_user_is_unauthenticated_until_the_ban_expires() {
+    let app = crate::better_auth_schemas::spawn_with_admin_plugin(|config| {
+        config.tokens.jwt = Some(jwt_settings(Duration::from_secs(60)));
+    })
+    .await;
+    create_jwks_table(&app).await;
+    let user = app.create_user("Ada").await;
+    app.create_task(&user, "mine").await;
+    let ed = key("EdDSA");
+    insert_key(&app, "ed", &ed).await;
+    let token = ed.token("ed", &user.id);
+    assert_signed_in(&as_bearer(&app, &token).await, &user.id, "before the ban");
+    app.execute(r#"UPDATE "user" SET banned = true WHERE id = $1"#, [user.id.clone().into()]).await;
+    assert_refused(&as_bearer(&app, &token).await, "banned");
+    app.execute(
+        r#"UPDATE "user" SET "banExpires" = now() - interval '1 minute' WHERE id = $1"#,
+        [user.id.clone().into()],
+    )
+    .await;
+    assert_signed_in(&as_bearer(&app, &token).await, &user.id, "after the ban expired");
+}
