@@ -69,7 +69,8 @@ async fn seed(config: &Config, args: &SeedArgs) -> anyhow::Result<()> {
         }
         (_, None) => args.user_ids.clone(),
     };
-    let added = db::seed::tasks(&db, &user_ids, args.tasks_per_user).await?;
+    let users = db::user::Users::prepare(&db, &config.better_auth_schema).await?;
+    let added = db::seed::tasks(&db, &users, &user_ids, args.tasks_per_user).await?;
     tracing::info!(added, seconds = started.elapsed().as_secs_f64(), "seeded");
     db.close().await?;
     Ok(())

@@ -13,7 +13,7 @@ use tokio::{
 };
 
 use crate::{
-    auth::SessionReader,
+    auth::{CookieCache, JwtVerifier, SessionReader},
     config::{Backend, Config},
     db::{self, StatementCounter},
     events::{self, Hub},
@@ -75,11 +75,15 @@ impl Application {
             Some(embedded) => embedded.secret.as_str(),
             None => config.postgres_secret()?,
         };
+        let users = db::user::Users::prepare(&db, &config.better_auth_schema).await?;
         let demo = embedded.as_ref().map(|e| Demo { email: e.demo_email.clone(), token: e.demo_token.clone() });
         let hub = Hub::new(config.database.backend() == Backend::Sqlite);
         let listen = (config.database.backend() == Backend::Postgres)
             .then(|| events::listen::spawn(hub.clone(), &config.database));
-        let sessions = SessionReader::new(secret, &config.cookie_prefix);
+        let sessions = SessionReader::new(secret, &config.cookie_prefix).with_others(
+            config.tokens.jwt.as_ref().map(JwtVerifier::new).transpose().context("preparing JWT verification")?,
+            config.tokens.cookie_cache.clone().map(|cache| CookieCache::new(cache, secret, &config.cookie_prefix)),
+        );
         let guards = Guards {
             // Embedded mode is one person trying the service on their own machine.
             rate_limit: match config.database.backend() {
@@ -92,9 +96,10 @@ impl Application {
         let (sockets, sockets_closed) =
             Sockets::new(config.subscriptions.clone(), &config.cors_origins, config.traffic.max_connections, stopped);
         let state = AppState {
-            schema: graphql::build(db.clone(), secret, &config.limits, hub.clone()),
+            schema: graphql::build(db.clone(), users.clone(), secret, &config.limits, hub.clone()),
             db: db.clone(),
             sessions,
+            users,
             documents: Arc::new(Documents::new(&config.limits)),
             limits: config.limits.clone(),
             operation_names: Arc::default(),

@@ -176,7 +176,14 @@ async fn type_problems(manager: &SchemaManager<'_>) -> Result<Vec<String>, DbErr
         let too_short = wanted.min_length.zip(length).is_some_and(|(min, len)| len < min);
         if !wanted.types.contains(&data_type.as_str()) || too_short {
             let shown = length.map_or(data_type.clone(), |len| format!("{data_type}({len})"));
-            problems.push(format!("tasks.{name} is `{shown}`; it must be {}", wanted.must_be));
+            // An earlier backend of an app with `generateId: "uuid"`: lossless, but
+            // that backend may still read the column, so a person decides.
+            let hint = if name == "user_id" && data_type == "uuid" {
+                " (the service keeps every user id as text: ALTER TABLE tasks ALTER COLUMN user_id TYPE text)"
+            } else {
+                ""
+            };
+            problems.push(format!("tasks.{name} is `{shown}`; it must be {}{hint}", wanted.must_be));
         }
         match (wanted.nullable, nullable) {
             (false, true) => problems.push(format!("tasks.{name} allows NULL; it must be NOT NULL")),

@@ -9,18 +9,31 @@
 //!
 //! All candidates go to the database in one indexed query, and only when a resolver
 //! first asks who is signed in: introspection and `__typename` never touch it.
+//!
+//! When configured, two more proofs come first: a bearer shaped like a JWT goes to
+//! [`jwt`] (the `jwt()` plugin, then one lookup of the user by id) and never to the
+//! session lookup; and without a bearer, a trusted [`cookie_cache`] that names the
+//! signed session cookie's session answers without the database.
 
+pub mod cookie_cache;
+mod jwe;
+pub mod jwt;
+mod keys;
 mod signature;
 
+pub use cookie_cache::CookieCache;
+pub use jwt::JwtVerifier;
 pub use signature::Signer;
+
+use std::sync::Arc;
 
 use chrono::Utc;
 use entity::user;
 use http::{HeaderMap, header};
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 use tokio::sync::OnceCell;
 
-use crate::db;
+use crate::db::user::Users;
 
 /// Most candidate tokens taken from one request; more is not a browser's doing.
 const MAX_CANDIDATES: usize = 4;
@@ -32,6 +45,14 @@ const MAX_TOKEN_LEN: usize = 256;
 pub struct SessionReader {
     signer: Signer,
     cookie_names: [String; 2],
+    others: Arc<OtherProofs>,
+}
+
+/// The proofs that are off unless configured.
+#[derive(Debug, Default)]
+struct OtherProofs {
+    jwt: Option<JwtVerifier>,
+    cookie_cache: Option<CookieCache>,
 }
 
 impl SessionReader {
@@ -40,7 +61,48 @@ impl SessionReader {
         Self {
             signer: Signer::new(secret),
             cookie_names: [format!("__Secure-{prefix}.session_token"), format!("{prefix}.session_token")],
+            others: Arc::default(),
         }
+    }
+
+    /// The same reader, also accepting `jwt()` JWTs and, when given, the cookie cache.
+    pub fn with_others(mut self, jwt: Option<JwtVerifier>, cookie_cache: Option<CookieCache>) -> Self {
+        self.others = Arc::new(OtherProofs { jwt, cookie_cache });
+        self
+    }
+
+    /// Who the request says it is, not yet checked against the database or keys.
+    pub fn viewer(&self, headers: &HeaderMap) -> Viewer {
+        let jwt = self.others.jwt.as_ref().and_then(|_| self.bearer_jwt(headers));
+        let bearer = headers.contains_key(header::AUTHORIZATION);
+        let cache = match &self.others.cookie_cache {
+            Some(cache) if !bearer => cache.raw(headers),
+            _ => None,
+        };
+        Viewer {
+            candidates: self.candidates(headers),
+            jwt,
+            cache,
+            others: Some(self.others.clone()),
+            ..Viewer::default()
+        }
+    }
+
+    /// What the per-session rate limit keys a request by: its first session token,
+    /// else its JWT (both unverified: the limit only needs them to be stable).
+    pub fn rate_key(&self, headers: &HeaderMap) -> Option<String> {
+        self.candidates(headers).into_iter().next().or_else(|| self.bearer_jwt(headers))
+    }
+
+    fn bearer_jwt(&self, headers: &HeaderMap) -> Option<String> {
+        headers.get_all(header::AUTHORIZATION).iter().filter_map(|value| value.to_str().ok()).find_map(|value| {
+            let (scheme, credentials) = value.trim().split_once(' ')?;
+            let credentials = credentials.trim();
+            (scheme.eq_ignore_ascii_case("bearer")
+                && credentials.len() <= jwt::MAX_JWT_LEN
+                && jwt::looks_like_jwt(credentials))
+            .then(|| credentials.to_owned())
+        })
     }
 
     /// The signer, for the tests that mint signed values.
@@ -78,6 +140,10 @@ impl SessionReader {
             return None;
         }
         let credentials = credentials.trim();
+        // A JWT is never a session token.
+        if jwt::looks_like_jwt(credentials) {
+            return None;
+        }
         let decoded = percent_encoding::percent_decode_str(credentials).decode_utf8().ok()?;
         if decoded.contains('.') {
             self.signer.verify(credentials)
@@ -110,29 +176,53 @@ fn dedup_in_order(tokens: &mut Vec<String>) {
 #[derive(Debug, Default)]
 pub struct Viewer {
     candidates: Vec<String>,
+    /// A bearer JWT, when JWTs are on.
+    jwt: Option<String>,
+    /// The cookie cache's raw value, when trusted and no bearer was sent.
+    cache: Option<String>,
+    others: Option<Arc<OtherProofs>>,
     user: OnceCell<Option<user::Model>>,
 }
 
 impl Viewer {
     /// A viewer that will try these tokens, best first.
     pub fn new(candidates: Vec<String>) -> Self {
-        Self { candidates, user: OnceCell::new() }
+        Self { candidates, ..Self::default() }
     }
 
     /// A viewer already known to be `user` (a WebSocket looked its session up once,
     /// at `connection_init`).
     pub fn known(user: user::Model) -> Self {
-        Self { candidates: Vec::new(), user: OnceCell::new_with(Some(Some(user))) }
+        Self { user: OnceCell::new_with(Some(Some(user))), ..Self::default() }
     }
 
     /// The signed-in user, if any.
     ///
     /// # Errors
     /// When the database does not answer.
-    pub async fn user(&self, db: &DatabaseConnection) -> Result<Option<&user::Model>, DbErr> {
-        let user =
-            self.user.get_or_try_init(|| db::user::find_by_session_token(db, &self.candidates, Utc::now())).await?;
+    pub async fn user(&self, users: &Users) -> Result<Option<&user::Model>, DbErr> {
+        let user = self.user.get_or_try_init(|| self.look_up(users)).await?;
         Ok(user.as_ref())
+    }
+
+    /// A valid JWT's user (one lookup by id), else a trusted cache's (none), else
+    /// the session lookup. A JWT or cache that does not verify is ignored, as Better
+    /// Auth ignores an invalid bearer.
+    async fn look_up(&self, users: &Users) -> Result<Option<user::Model>, DbErr> {
+        let db = users.db();
+        let others = self.others.as_deref();
+        if let (Some(token), Some(verifier)) = (&self.jwt, others.and_then(|o| o.jwt.as_ref()))
+            && let Some(user_id) = verifier.user_id(db, token).await
+            && let Some(user) = users.find_allowed_by_id(&user_id, Utc::now()).await?
+        {
+            return Ok(Some(user));
+        }
+        if let (Some(raw), Some(cache)) = (&self.cache, others.and_then(|o| o.cookie_cache.as_ref()))
+            && let Some(user) = cache.user(raw, &self.candidates, others.and_then(|o| o.jwt.as_ref()), db).await
+        {
+            return Ok(Some(user));
+        }
+        users.find_by_session_token(&self.candidates, Utc::now()).await
     }
 
     /// The user id, when already looked up (for logs).

@@ -76,6 +76,9 @@ pub struct Settings {
     /// Better Auth's `advanced.cookiePrefix`.
     #[arg(long, env = "BETTER_AUTH_COOKIE_PREFIX", default_value = "better-auth", value_parser = parse::cookie_prefix, global = true)]
     pub better_auth_cookie_prefix: String,
+    /// Where Better Auth keeps users and sessions (`usePlural`, model names, fields).
+    #[command(flatten)]
+    pub better_auth_schema: super::better_auth::BetterAuthSchemaArgs,
     /// Allowed browser origins, comma-separated.
     #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000", value_parser = parse::origins, global = true)]
     pub cors_origins: parse::Origins,
@@ -131,6 +134,9 @@ pub struct Settings {
     /// Subscriptions over WebSocket.
     #[command(flatten)]
     pub subscriptions: Subscriptions,
+    /// JWTs and the cookie cache (`BETTER_AUTH_URL`, `TRUST_COOKIE_CACHE`, …).
+    #[command(flatten)]
+    pub tokens: super::TokenArgs,
 }
 
 impl Cli {

@@ -15,13 +15,17 @@ use std::{
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 
+mod better_auth;
 mod cli;
 mod parse;
 mod subscriptions;
+mod tokens;
 mod traffic;
 
+pub use better_auth::{BetterAuthSchema, BetterAuthSchemaArgs, Casing, Identifier};
 pub use cli::{Cli, Command, SeedArgs, Settings, one_line};
 pub use subscriptions::Subscriptions;
+pub use tokens::{CacheStrategy, CookieCacheSettings, JwtSettings, TokenArgs, Tokens};
 pub use traffic::{RateLimits, Traffic};
 
 use parse::{count, seconds};
@@ -192,6 +196,8 @@ pub struct Config {
     pub better_auth_secret: Option<SecretString>,
     /// The Better Auth cookie prefix.
     pub cookie_prefix: String,
+    /// Where Better Auth keeps users and sessions.
+    pub better_auth_schema: BetterAuthSchema,
     /// Origins allowed to call from a browser.
     pub cors_origins: Vec<String>,
     /// Address to listen on.
@@ -212,6 +218,8 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Subscriptions over WebSocket: timers and caps.
     pub subscriptions: Subscriptions,
+    /// JWTs from the `jwt()` plugin and the cookie cache, when turned on.
+    pub tokens: Tokens,
 }
 
 impl Config {
@@ -249,6 +257,7 @@ impl Config {
             database,
             better_auth_secret,
             cookie_prefix: settings.better_auth_cookie_prefix.clone(),
+            better_auth_schema: settings.better_auth_schema.resolve()?,
             cors_origins: settings.cors_origins.clone(),
             host,
             port: settings.port,
@@ -259,6 +268,7 @@ impl Config {
             traffic: settings.traffic.clone(),
             metrics_addr: settings.metrics_addr,
             subscriptions: settings.subscriptions.clone(),
+            tokens: Tokens::from_args(&settings.tokens)?,
         })
     }
 }

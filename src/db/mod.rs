@@ -4,6 +4,7 @@
 //! (and `task_creations`), each write through a [`Writer`]; [`user`] only ever
 //! reads Better Auth's tables.
 
+pub mod jwks;
 mod migrate;
 pub mod seed;
 pub mod task;
@@ -130,21 +131,16 @@ fn worth_retrying(err: &DbErr) -> bool {
     is_unreachable(err) && !refused
 }
 
-/// The tables `/ready` requires: Better Auth's and the service's own. Embedded
-/// mode has only the two Better Auth tables it makes itself.
-pub fn required_tables(backend: DbBackend) -> &'static [&'static str] {
-    if backend == DbBackend::Sqlite {
-        &["user", "session", "tasks", "task_creations"]
-    } else {
-        &["user", "session", "account", "verification", "tasks", "task_creations"]
-    }
-}
+/// The service's own tables, which `/ready` requires beside the Better Auth tables
+/// it reads (the user and session tables, under whatever names they have).
+pub const OWN_TABLES: [&str; 2] = ["tasks", "task_creations"];
 
-/// The required tables that are missing.
+/// The tables the service reads that are missing: `better_auth` (the user and
+/// session tables) and [`OWN_TABLES`].
 ///
 /// # Errors
 /// When the database does not answer.
-pub async fn missing_tables(db: &DatabaseConnection) -> Result<Vec<&'static str>, DbErr> {
+pub async fn missing_tables<'t>(db: &DatabaseConnection, better_auth: [&'t str; 2]) -> Result<Vec<&'t str>, DbErr> {
     let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table'",
@@ -158,5 +154,5 @@ pub async fn missing_tables(db: &DatabaseConnection) -> Result<Vec<&'static str>
         .iter()
         .map(|row| row.try_get::<String>("", "name"))
         .collect::<Result<_, _>>()?;
-    Ok(required_tables(backend).iter().copied().filter(|t| !present.iter().any(|p| p == t)).collect())
+    Ok(better_auth.into_iter().chain(OWN_TABLES).filter(|t| !present.iter().any(|p| p == t)).collect())
 }

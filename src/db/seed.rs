@@ -8,9 +8,7 @@ use anyhow::{Context as _, bail};
 use chrono::{Duration, SubsecRound, Utc};
 use entity::{session, tasks, user};
 use indicatif::{ProgressBar, ProgressStyle};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
 use uuid::Uuid;
 
 use super::task::NewTask;
@@ -57,14 +55,20 @@ pub async fn users(db: &DatabaseConnection, count: u32) -> anyhow::Result<Vec<St
 }
 
 /// Adds `per_user` tasks to each of the Better Auth users `user_ids`, which must
-/// exist; answers how many were added.
+/// exist in the user table `users` reads; answers how many were added.
 ///
 /// # Errors
 /// An unknown user id, or a database failure (earlier batches stay committed).
-pub async fn tasks(db: &DatabaseConnection, user_ids: &[String], per_user: u32) -> anyhow::Result<u64> {
-    let known = user::Entity::find().filter(user::Column::Id.is_in(user_ids.iter().cloned())).count(db).await?;
+pub async fn tasks(
+    db: &DatabaseConnection,
+    users: &super::user::Users,
+    user_ids: &[String],
+    per_user: u32,
+) -> anyhow::Result<u64> {
     let distinct: std::collections::HashSet<&String> = user_ids.iter().collect();
-    if known != distinct.len() as u64 {
+    let ids: Vec<String> = distinct.iter().map(|id| (*id).clone()).collect();
+    let known = users.find_by_ids(&ids).await?.len();
+    if known != distinct.len() {
         bail!("not every --user-id names a Better Auth user ({known} of {} found)", distinct.len());
     }
     let total = distinct.len() as u64 * u64::from(per_user);

@@ -37,11 +37,11 @@ pub fn writer<'a>(ctx: &Context<'a>) -> AppResult<&'a db::Writer> {
 /// # Errors
 /// When the session lookup fails.
 pub async fn viewer<'a>(ctx: &Context<'a>) -> AppResult<Option<&'a user::Model>> {
-    let db = db(ctx)?;
+    let users = ctx.data::<db::user::Users>().map_err(missing)?;
     let Some(viewer) = ctx.data_opt::<std::sync::Arc<Viewer>>() else {
         return Ok(None);
     };
-    let user = viewer.user(db).await?;
+    let user = viewer.user(users).await?;
     if let (Some(user), Some(owners)) = (user, ctx.data_opt::<OwnerLoader>()) {
         owners.feed_one(user.id.clone(), user.clone()).await;
     }

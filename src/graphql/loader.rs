@@ -4,19 +4,19 @@ use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::dataloader::Loader;
 use entity::user;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::DbErr;
 
-use crate::db;
+use crate::db::user::Users;
 
 /// Loads Better Auth users by id.
 pub struct UserLoader {
-    db: DatabaseConnection,
+    users: Users,
 }
 
 impl UserLoader {
-    /// A loader over the pool.
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// A loader over Better Auth's user table.
+    pub fn new(users: Users) -> Self {
+        Self { users }
     }
 }
 
@@ -25,7 +25,7 @@ impl Loader<String> for UserLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, user::Model>, Self::Error> {
-        let users = db::user::find_by_ids(&self.db, ids).await.map_err(Arc::new)?;
+        let users = self.users.find_by_ids(ids).await.map_err(Arc::new)?;
         Ok(users.into_iter().map(|user| (user.id.clone(), user)).collect())
     }
 }

@@ -30,7 +30,11 @@ pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 
-use crate::{config::Limits, db::Writer, events::Hub};
+use crate::{
+    config::Limits,
+    db::{Writer, user::Users},
+    events::Hub,
+};
 
 /// The served schema.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
@@ -41,9 +45,10 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 
 /// The schema with everything a request needs; `hub` carries task changes from
 /// mutations to subscriptions.
-pub fn build(db: DatabaseConnection, cursor_secret: &str, limits: &Limits, hub: Hub) -> AppSchema {
+pub fn build(db: DatabaseConnection, users: Users, cursor_secret: &str, limits: &Limits, hub: Hub) -> AppSchema {
     builder()
         .data(hub)
+        .data(users)
         .data(Writer::new(db.clone(), limits.statement_timeout))
         .data(db)
         .data(cursor::CursorCodec::new(cursor_secret))
@@ -59,8 +64,8 @@ pub type OwnerLoader = DataLoader<loader::UserLoader, HashMapCache>;
 /// A fresh [`OwnerLoader`] for one request. The signed-in user is fed into it when
 /// first resolved, so the owners of the user's own tasks cost no query at all; any
 /// other owner is batched into one query.
-pub fn owner_loader(db: &DatabaseConnection) -> OwnerLoader {
-    DataLoader::with_cache(loader::UserLoader::new(db.clone()), tokio::spawn, HashMapCache::default())
+pub fn owner_loader(users: &Users) -> OwnerLoader {
+    DataLoader::with_cache(loader::UserLoader::new(users.clone()), tokio::spawn, HashMapCache::default())
 }
 
 /// The schema in SDL, as `print-schema` writes it and `schema.graphql` holds it.

@@ -61,7 +61,7 @@ impl<'s> Exchange<'s> {
     pub fn new(state: &'s AppState, headers: &HeaderMap, request_id: RequestId) -> Self {
         Self {
             state,
-            viewer: Arc::new(Viewer::new(state.sessions.candidates(headers))),
+            viewer: Arc::new(state.sessions.viewer(headers)),
             request_id,
             deadline: tokio::time::Instant::now() + state.limits.request_timeout,
             budget: Arc::new(Budget::new(&state.limits)),
@@ -133,7 +133,7 @@ impl<'s> Exchange<'s> {
         let (name, operation) = selected_operation(&document.parsed, request.operation_name.as_deref()).unzip();
         let name = name.flatten();
         let request =
-            request.data(self.viewer.clone()).data(self.budget.clone()).data(graphql::owner_loader(&self.state.db));
+            request.data(self.viewer.clone()).data(self.budget.clone()).data(graphql::owner_loader(&self.state.users));
         // A query is cut at the deadline; a mutation never half-way (see `execute_within`).
         let response = graphql::execute_within(&self.state.schema, request, operation, self.deadline).await;
         // Decided after execution: only then is it known who asked and whether the

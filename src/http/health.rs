@@ -19,7 +19,7 @@ pub async fn health() -> impl IntoResponse {
 
 /// Readiness.
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match tokio::time::timeout(READY_TIMEOUT, db::missing_tables(&state.db)).await {
+    match tokio::time::timeout(READY_TIMEOUT, db::missing_tables(&state.db, state.users.tables())).await {
         Ok(Ok(missing)) if missing.is_empty() => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Ok(Ok(missing)) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -82,6 +82,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Reads Better Auth sessions from requests.
     pub sessions: SessionReader,
+    /// Reads Better Auth's users and sessions from the database.
+    pub users: crate::db::user::Users,
     /// Parsed documents by hash: automatic persisted queries and repeats.
     pub documents: Arc<Documents>,
     /// Request limits.

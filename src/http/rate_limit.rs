@@ -98,7 +98,7 @@ impl RateLimit {
             return Some(wait);
         }
         let limiter = self.per_user.as_ref()?;
-        let token = self.sessions.candidates(headers).into_iter().next()?;
+        let token = self.sessions.rate_key(headers)?;
         check(limiter, &session_key(&token), &self.clock)
     }
 

@@ -62,7 +62,6 @@ use super::{AppState, exchange::selected_operation};
 use crate::{
     auth::Viewer,
     config::Subscriptions,
-    db,
     error::{self, code},
     graphql::{self, documents::Refused, limits::Budget},
 };
@@ -469,7 +468,7 @@ impl Connection {
         }
         candidates.extend(self.header_candidates.iter().cloned());
         candidates.truncate(4);
-        let found = db::user::find_live_session(&self.state.db, &candidates, Utc::now()).await.map_err(|err| {
+        let found = self.state.users.find_live_session(&candidates, Utc::now()).await.map_err(|err| {
             tracing::warn!(error = %err, "looking up a WebSocket's session failed");
             Stop::Close(close::TRY_AGAIN_LATER, "the session could not be checked; try again".into())
         })?;
@@ -509,7 +508,7 @@ impl Connection {
             return Ok(Instant::now() + self.settings().session_check);
         };
         let now = Utc::now();
-        match db::user::session_expiry(&self.state.db, &signed.token, &signed.user_id, now).await {
+        match self.state.users.session_expiry(&signed.token, &signed.user_id, now).await {
             Ok(Some(expires_at)) => {
                 signed.expires_at = expires_at;
                 Ok(self.next_check(expires_at))
@@ -568,7 +567,7 @@ impl Connection {
             request.variables = Variables::from_json(variables);
         }
         request.set_parsed_query(document.parsed.clone());
-        let request = request.data(viewer).data(budget).data(graphql::owner_loader(&self.state.db));
+        let request = request.data(viewer).data(budget).data(graphql::owner_loader(&self.state.users));
         self.generation += 1;
         let generation = self.generation;
         let (handle, registration) = AbortHandle::new_pair();

@@ -3,14 +3,8 @@
 //! fresh database per test, and Better Auth users and sessions inserted the way
 //! Better Auth inserts them.
 
-use std::{
-    net::{TcpStream, ToSocketAddrs},
-    process::Command,
-    sync::OnceLock,
-    time::Duration,
-};
+use std::{process::Command, sync::OnceLock, time::Duration};
 
-use crate::postgres::Throwaway;
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, SubsecRound, Utc};
 use hmac::{Hmac, Mac};
@@ -51,14 +45,7 @@ fn server() -> &'static Server {
 
 impl Server {
     async fn start() -> Self {
-        let wanted = std::env::var("TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let mut base = url::Url::parse(&wanted).expect("TEST_DATABASE_URL is not a URL");
-        if !answers(&base) {
-            // Kept for the life of the process; its watcher stops it afterwards.
-            let server = Box::leak(Box::new(Throwaway::start(&[], None, |_| {})));
-            base = server.url("postgres");
-        }
+        let mut base = crate::postgres::test_server(std::env::var("TEST_DATABASE_URL").ok()).await;
         base.set_path("");
         let template = create_template(&base).await;
         Self { base, template }
@@ -69,15 +56,6 @@ impl Server {
         url.set_path(database);
         url.to_string()
     }
-}
-
-fn answers(url: &url::Url) -> bool {
-    let host = url.host_str().unwrap_or("127.0.0.1");
-    let port = url.port().unwrap_or(5432);
-    (host, port)
-        .to_socket_addrs()
-        .map(|mut addrs| addrs.any(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok()))
-        .unwrap_or(false)
 }
 
 /// The template: Better Auth's tables plus every migration. Named after a hash of

@@ -143,6 +143,12 @@ async fn a_tasks_column_of_the_wrong_type_or_nullability_is_refused_by_name_and_
         ),
         ("user_id", "BYTEA NOT NULL", "tasks.user_id is `bytea`"),
         (
+            "user_id",
+            "UUID NOT NULL",
+            "tasks.user_id is `uuid`; it must be `text` or `character varying` of at least 255 (the service keeps \
+             every user id as text: ALTER TABLE tasks ALTER COLUMN user_id TYPE text)",
+        ),
+        (
             "created_at",
             "TIMESTAMP NOT NULL",
             "tasks.created_at is `timestamp without time zone`; it must be `timestamp with time zone`",

@@ -304,3 +304,12 @@ async fn the_demo_session_lasts_thirty_days_and_a_start_renews_it_near_its_end()
         assert_eq!(demo_days_left(&again).await, expected, "{days_left} days left at start");
     }
 }
+
+#[tokio::test]
+async fn renamed_better_auth_tables_are_refused_in_embedded_mode() {
+    let database = TestDatabase::new().await;
+    let mut config = test_config(&database.url);
+    config.better_auth_schema.user_table = todo_graphql::config::Identifier::parse("users").unwrap();
+    let Err(err) = todo_graphql::startup::Application::build(&config).await else { panic!("it started") };
+    assert!(format!("{err:#}").contains("embedded mode makes Better Auth's default tables"), "{err:#}");
+}
