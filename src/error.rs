@@ -1,9 +1,14 @@
-//! The one error type of the request path and how each variant reaches a client.
+//! Every error a client can see, in one place: the `extensions.code` each kind
+//! gets, the one error type of resolvers ([`AppError`]), the refusals raised outside
+//! them (before execution, or by the HTTP layer), and the masking that hides an
+//! internal cause behind the request id. "Which code does X get" is answered here.
 
 use std::sync::Arc;
 
-use async_graphql::ErrorExtensions as _;
+use async_graphql::{ErrorExtensionValues, ErrorExtensions as _, ServerError, Value};
 use sea_orm::DbErr;
+
+use crate::http::apq::ApqError;
 
 /// `extensions.code` of each kind of GraphQL error the service sends.
 pub mod code {
@@ -148,12 +153,103 @@ impl From<AppError> for async_graphql::Error {
 }
 
 /// Sets `extensions.code` unless the error already carries one.
-pub fn with_code(mut error: async_graphql::ServerError, code: &str) -> async_graphql::ServerError {
-    let extensions = error.extensions.get_or_insert_with(Default::default);
+pub fn with_code(mut error: ServerError, code: &str) -> ServerError {
+    let extensions = extensions(&mut error);
     if extensions.get("code").is_none() {
         extensions.set("code", code);
     }
     error
+}
+
+/// A GraphQL error raised outside a resolver, with its code.
+pub fn refusal(message: impl Into<String>, code: &str) -> ServerError {
+    with_code(ServerError::new(message, None), code)
+}
+
+/// A document that does not parse: `GRAPHQL_PARSE_FAILED`.
+pub fn parse_failed(err: async_graphql::parser::Error) -> ServerError {
+    with_code(ServerError::from(err), code::GRAPHQL_PARSE_FAILED)
+}
+
+/// A document over a limit, or otherwise invalid: `GRAPHQL_VALIDATION_FAILED`.
+pub fn invalid(message: impl Into<String>) -> ServerError {
+    refusal(message, code::GRAPHQL_VALIDATION_FAILED)
+}
+
+/// A persisted query that cannot be used: an unknown hash is
+/// `PERSISTED_QUERY_NOT_FOUND` (Apollo's clients then resend the document), anything
+/// else `BAD_REQUEST`.
+pub fn persisted_query_refusal(err: &ApqError) -> ServerError {
+    let code = match err {
+        ApqError::NotFound => code::PERSISTED_QUERY_NOT_FOUND,
+        ApqError::HashMismatch | ApqError::Unsupported => code::BAD_REQUEST,
+    };
+    refusal(err.to_string(), code)
+}
+
+/// The response would pass `MAX_RESPONSE_BYTES`: `RESPONSE_TOO_LARGE`.
+pub fn response_too_large(limit: usize, request_id: &str) -> ServerError {
+    let message = format!(
+        "the response would be larger than {limit} bytes (MAX_RESPONSE_BYTES); select fewer fields or smaller pages"
+    );
+    let mut error = refusal(message, code::RESPONSE_TOO_LARGE);
+    extensions(&mut error).set("requestId", request_id);
+    error
+}
+
+/// The body of a refusal made before any GraphQL work (the HTTP layer: media type,
+/// CSRF, body, rate limits), as GraphQL over HTTP has it.
+pub fn refusal_body(code: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+}
+
+/// The `extensions.code` of an error, if it has one.
+pub fn code_of(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        Value::String(code) => Some(code),
+        _ => None,
+    }
+}
+
+/// A parse or validation error, or one async-graphql raised before execution
+/// (no path, no code yet: an unknown operation name and the like).
+pub fn refused_before_execution(error: &ServerError) -> bool {
+    error.path.is_empty()
+        && matches!(code_of(error), None | Some(code::GRAPHQL_PARSE_FAILED | code::GRAPHQL_VALIDATION_FAILED))
+}
+
+/// Gives every error a code, and hides internal causes behind the request id: an
+/// `INTERNAL_SERVER_ERROR` or `SERVICE_UNAVAILABLE` is logged here, once, with its
+/// cause, and reaches the client only with the request id (and, when internal, a
+/// generic message). An error without a code is `BAD_REQUEST` before execution
+/// (async-graphql's own, about the request) and `INTERNAL_SERVER_ERROR` from a
+/// resolver (a bug: every [`AppError`] has one).
+pub fn mask(error: &mut ServerError, request_id: &str) {
+    match code_of(error) {
+        Some(code @ (code::INTERNAL_SERVER_ERROR | code::SERVICE_UNAVAILABLE)) => {
+            let internal = code == code::INTERNAL_SERVER_ERROR;
+            let cause = error.source::<HiddenCause>().map_or(error.message.as_str(), |cause| cause.0.as_str());
+            tracing::error!(request.id = %request_id, error.code = code, error.cause = %cause, "request failed");
+            if internal {
+                error.message = format!("Internal server error (request id {request_id})");
+            }
+            extensions(error).set("requestId", request_id);
+        }
+        Some(_) => {}
+        None if error.path.is_empty() => {
+            extensions(error).set("code", code::BAD_REQUEST);
+        }
+        None => {
+            tracing::error!(request.id = %request_id, error.cause = %error.message, "resolver error without a code");
+            error.message = format!("Internal server error (request id {request_id})");
+            extensions(error).set("code", code::INTERNAL_SERVER_ERROR);
+            extensions(error).set("requestId", request_id);
+        }
+    }
+}
+
+fn extensions(error: &mut ServerError) -> &mut ErrorExtensionValues {
+    error.extensions.get_or_insert_with(Default::default)
 }
 
 /// What resolvers return.

@@ -2,19 +2,27 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use todo_graphql::{
-    config::{Backend, Cli, Command, Config, LogFormat, SeedArgs},
+    config::{self, Backend, Cli, Command, Config, LogFormat, SeedArgs},
     db, graphql,
+    observability::logs as telemetry,
     startup::Application,
-    telemetry,
 };
 
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is fine; the environment and flags still apply.
     dotenvy::dotenv().ok();
-    let cli = Cli::parse();
+    let cli = match Cli::from_env() {
+        Ok(cli) => cli,
+        Err(err) => match config::one_line(&err) {
+            Some(line) => {
+                eprintln!("todo-graphql: {line}");
+                return ExitCode::from(2);
+            }
+            None => err.exit(),
+        },
+    };
     let command = cli.command.unwrap_or(Command::Serve);
     if matches!(command, Command::PrintSchema) {
         print!("{}", graphql::sdl());
@@ -50,7 +58,7 @@ async fn seed(config: &Config, args: &SeedArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let user_ids = match (config.database.backend(), args.users) {
         (Backend::Sqlite, Some(users)) => {
-            db::embedded::prepare(&db, None).await?;
+            todo_graphql::embedded::prepare(&db, None).await?;
             db::seed::users(&db, users).await?
         }
         (Backend::Postgres, Some(_)) => {

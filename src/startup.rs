@@ -19,12 +19,12 @@ use crate::{
     events::{self, Hub},
     graphql::{self, documents::Documents},
     http::{
-        self, AppState, GraphiqlDefaults, Guards,
+        self, AppState, Guards,
         rate_limit::RateLimit,
         server::{self, ServeOptions},
         ws::{self, Sockets},
     },
-    monitoring::{self, MetricsSource},
+    observability::metrics::{self as monitoring, MetricsSource},
 };
 
 /// A bound, ready-to-serve service.
@@ -47,17 +47,7 @@ pub struct Application {
     sockets_closed: mpsc::Receiver<()>,
 }
 
-/// The demo account of embedded mode, for the banner.
-#[derive(Clone)]
-pub struct Demo {
-    /// Its e-mail address.
-    pub email: String,
-    /// A long-lived session token for it.
-    pub token: String,
-}
-
-/// The query GraphiQL opens with in embedded mode.
-pub const DEMO_QUERY: &str = "{\n  me { email }\n  tasks { nodes { title completed } totalCount }\n}\n";
+pub use crate::embedded::Demo;
 
 impl Application {
     /// Connects to the database, applies migrations when configured to, and binds
@@ -77,14 +67,13 @@ impl Application {
         let configured = config.better_auth_secret.as_ref().map(|secret| secret.expose_secret());
         let embedded = match config.database.backend() {
             Backend::Sqlite => {
-                Some(db::embedded::prepare(&db, configured).await.context("preparing the embedded database")?)
+                Some(crate::embedded::prepare(&db, configured).await.context("preparing the embedded database")?)
             }
             Backend::Postgres => None,
         };
-        let secret = match (&embedded, configured) {
-            (Some(embedded), _) => embedded.secret.as_str(),
-            (None, Some(secret)) => secret,
-            (None, None) => anyhow::bail!("BETTER_AUTH_SECRET is required with PostgreSQL"),
+        let secret = match &embedded {
+            Some(embedded) => embedded.secret.as_str(),
+            None => config.postgres_secret()?,
         };
         let users = db::user::Users::prepare(&db, &config.better_auth_schema).await?;
         let demo = embedded.as_ref().map(|e| Demo { email: e.demo_email.clone(), token: e.demo_token.clone() });
@@ -114,10 +103,7 @@ impl Application {
             documents: Arc::new(Documents::new(&config.limits)),
             limits: config.limits.clone(),
             operation_names: Arc::default(),
-            graphiql: demo.as_ref().map(|demo| GraphiqlDefaults {
-                headers: serde_json::json!({ "Authorization": format!("Bearer {}", demo.token) }),
-                query: DEMO_QUERY.to_owned(),
-            }),
+            graphiql: demo.as_ref().map(crate::embedded::graphiql_defaults),
             sockets,
         };
         let metrics = MetricsSource { db: db.clone(), statements: statements.clone() };

@@ -32,7 +32,7 @@ pub struct Model {
     #[sea_orm(column_name = "userId", column_type = "Text")]
     pub user_id: String,
     /// The user this session signs in.
-    #[sea_orm(belongs_to, from = "user_id", to = "id")]
+    #[sea_orm(belongs_to, from = "user_id", to = "id", on_delete = "Cascade")]
     pub user: HasOne<super::user::Entity>,
 }
 

@@ -1,8 +1,16 @@
-//! The command line: subcommands, and every setting as a flag that falls back to
-//! the environment variable of the same name. Values stay text here; [`super`]
-//! checks them.
+//! The command line: subcommands, and every setting as a typed flag that falls back
+//! to the environment variable of the same name. Each setting is declared once, here
+//! or in the `Args` struct of its concern flattened below: its type, default, range
+//! and help on one line. [`super::Config`] adds the checks that span settings.
 
-use clap::{Args, Parser, Subcommand};
+use std::{
+    net::{IpAddr, SocketAddr},
+    time::Duration,
+};
+
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, builder::BoolishValueParser};
+
+use super::{Limits, LogFormat, Subscriptions, Traffic, parse};
 
 /// The command line.
 #[derive(Parser)]
@@ -44,8 +52,10 @@ pub struct SeedArgs {
     pub tasks_per_user: u32,
 }
 
-/// Raw settings as `clap` read them; turned into a [`Config`] by [`Config::from_settings`].
-#[derive(Args, Default)]
+/// Every setting as `clap` read it; turned into a [`super::Config`] by
+/// [`super::Config::from_settings`]. The database URLs and the secret stay text
+/// here: `clap` would echo a value it refuses, so they are checked there.
+#[derive(Args, Clone, Debug)]
 pub struct Settings {
     /// `postgres://…` (Neon: the pooled URL) or `sqlite://…`; an embedded SQLite
     /// file, `todo-graphql.db`, when not set.
@@ -58,154 +68,131 @@ pub struct Settings {
     pub database_direct_url: Option<String>,
     /// Whether a missing `DATABASE_URL` means the embedded SQLite file (`false` in
     /// the Docker image, where a file would vanish with the machine).
-    #[arg(long, env = "ALLOW_EMBEDDED", default_value = "true", global = true)]
-    pub allow_embedded: String,
+    #[arg(long, env = "ALLOW_EMBEDDED", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new(), global = true)]
+    pub allow_embedded: bool,
     /// The frontend's Better Auth secret; signs session cookies.
     #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true, global = true)]
     pub better_auth_secret: Option<String>,
     /// Better Auth's `advanced.cookiePrefix`.
-    #[arg(long, env = "BETTER_AUTH_COOKIE_PREFIX", default_value = "better-auth", global = true)]
+    #[arg(long, env = "BETTER_AUTH_COOKIE_PREFIX", default_value = "better-auth", value_parser = parse::cookie_prefix, global = true)]
     pub better_auth_cookie_prefix: String,
     /// Where Better Auth keeps users and sessions (`usePlural`, model names, fields).
     #[command(flatten)]
     pub better_auth_schema: super::better_auth::BetterAuthSchemaArgs,
     /// Allowed browser origins, comma-separated.
-    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000", global = true)]
-    pub cors_origins: String,
+    #[arg(long, env = "CORS_ORIGINS", default_value = "http://localhost:3000", value_parser = parse::origins, global = true)]
+    pub cors_origins: parse::Origins,
     /// TCP port to listen on (0 picks a free one).
-    #[arg(long, env = "PORT", default_value = "8080", global = true)]
-    pub port: String,
+    #[arg(long, env = "PORT", default_value_t = 8080, global = true)]
+    pub port: u16,
     /// Address to listen on: `0.0.0.0`, or `127.0.0.1` in embedded mode, whose
     /// GraphiQL page carries the demo session.
     #[arg(long, env = "HOST", global = true)]
-    pub host: Option<String>,
+    pub host: Option<IpAddr>,
     /// `pretty` or `json`; `pretty` on a terminal, else `json`.
-    #[arg(long, env = "LOG_FORMAT", global = true)]
-    pub log_format: Option<String>,
+    #[arg(long, env = "LOG_FORMAT", ignore_case = true, global = true)]
+    pub log_format: Option<LogFormat>,
     /// Apply pending migrations when `serve` starts.
-    #[arg(long, env = "RUN_MIGRATIONS", default_value = "true", global = true)]
-    pub run_migrations: String,
-    /// Deepest selection a query may have outside introspection.
-    #[arg(long, env = "MAX_DEPTH", default_value = "10", global = true)]
-    pub max_depth: String,
-    /// Deepest selection under `__schema`/`__type` (GraphiQL's introspection query needs 15).
-    #[arg(long, env = "MAX_INTROSPECTION_DEPTH", default_value = "20", global = true)]
-    pub max_introspection_depth: String,
-    /// Highest complexity a query may have, introspection included.
-    #[arg(long, env = "MAX_COMPLEXITY", default_value = "1000", global = true)]
-    pub max_complexity: String,
-    /// Most field selections in a document, each fragment spread counted in full.
-    #[arg(long, env = "MAX_FIELDS", default_value = "500", global = true)]
-    pub max_fields: String,
-    /// Most aliased fields in a document, each fragment spread counted in full.
-    #[arg(long, env = "MAX_ALIASES", default_value = "15", global = true)]
-    pub max_aliases: String,
-    /// Most lexical tokens in a document.
-    #[arg(long, env = "MAX_TOKENS", default_value = "1000", global = true)]
-    pub max_tokens: String,
-    /// Largest document (the query text), in bytes; larger ones are refused unparsed.
-    #[arg(long, env = "MAX_QUERY_BYTES", default_value = "262144", global = true)]
-    pub max_query_bytes: String,
-    /// Most directives in a document, each fragment spread counted in full.
-    #[arg(long, env = "MAX_DIRECTIVES", default_value = "50", global = true)]
-    pub max_directives: String,
-    /// Most `__schema`/`__type` fields at the root of an operation.
-    #[arg(long, env = "MAX_INTROSPECTION_ROOTS", default_value = "3", global = true)]
-    pub max_introspection_roots: String,
-    /// Largest response body, in bytes (a batch's as a whole).
-    #[arg(long, env = "MAX_RESPONSE_BYTES", default_value = "4194304", global = true)]
-    pub max_response_bytes: String,
-    /// Most operations in one batched request.
-    #[arg(long, env = "MAX_BATCH", default_value = "10", global = true)]
-    pub max_batch: String,
-    /// Largest request body, in bytes.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value = "1048576", global = true)]
-    pub max_body_bytes: String,
-    /// Longest a request may run, in seconds.
-    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "10", global = true)]
-    pub request_timeout_secs: String,
+    #[arg(long, env = "RUN_MIGRATIONS", default_value_t = true, action = ArgAction::Set, value_parser = BoolishValueParser::new(), global = true)]
+    pub run_migrations: bool,
     /// Longest a write statement may run, in milliseconds (PostgreSQL's
     /// `statement_timeout`, per transaction); below the request time limit, half of
     /// it when not set.
-    #[arg(long, env = "STATEMENT_TIMEOUT_MS", global = true)]
-    pub statement_timeout_ms: Option<String>,
-    /// Largest page of `tasks`.
-    #[arg(long, env = "MAX_PAGE_SIZE", default_value = "100", global = true)]
-    pub max_page_size: String,
-    /// Bytes of parsed documents to keep for persisted queries and repeated documents.
-    #[arg(long, env = "APQ_CACHE_BYTES", default_value = "8388608", global = true)]
-    pub apq_cache_bytes: String,
-    /// Largest document kept in that cache, in bytes; larger ones run but are not kept.
-    #[arg(long, env = "APQ_MAX_DOCUMENT_BYTES", default_value = "65536", global = true)]
-    pub apq_max_document_bytes: String,
+    #[arg(long = "statement-timeout-ms", env = "STATEMENT_TIMEOUT_MS", value_parser = parse::millis(100..=3_600_000), global = true)]
+    pub statement_timeout: Option<Duration>,
     /// Most database connections in the pool.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "10", global = true)]
-    pub database_max_connections: String,
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub database_max_connections: u32,
     /// Longest wait for a pooled connection, in seconds.
-    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5", global = true)]
-    pub database_acquire_timeout_secs: String,
+    #[arg(long = "database-acquire-timeout-secs", env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5", value_parser = parse::seconds(1..=600), global = true)]
+    pub database_acquire_timeout: Duration,
     /// Close a connection idle this long, in seconds, so Neon can scale to zero.
-    #[arg(long, env = "DATABASE_IDLE_TIMEOUT_SECS", default_value = "60", global = true)]
-    pub database_idle_timeout_secs: String,
+    #[arg(long = "database-idle-timeout-secs", env = "DATABASE_IDLE_TIMEOUT_SECS", default_value = "60", value_parser = parse::seconds(1..=86_400), global = true)]
+    pub database_idle_timeout: Duration,
     /// Replace a connection this old, in seconds.
-    #[arg(long, env = "DATABASE_MAX_LIFETIME_SECS", default_value = "1800", global = true)]
-    pub database_max_lifetime_secs: String,
+    #[arg(long = "database-max-lifetime-secs", env = "DATABASE_MAX_LIFETIME_SECS", default_value = "1800", value_parser = parse::seconds(1..=86_400), global = true)]
+    pub database_max_lifetime: Duration,
     /// Keep retrying the first connection this long, in seconds (a Neon compute wakes up).
-    #[arg(long, env = "DATABASE_CONNECT_RETRY_SECS", default_value = "30", global = true)]
-    pub database_connect_retry_secs: String,
+    #[arg(long = "database-connect-retry-secs", env = "DATABASE_CONNECT_RETRY_SECS", default_value = "30", value_parser = parse::seconds(0..=3600), global = true)]
+    pub database_connect_retry: Duration,
     /// Close the LISTEN connection (subscriptions' events) this long after the last
     /// subscription ends, in seconds, so Neon can scale to zero.
-    #[arg(long, env = "LISTEN_IDLE_CLOSE_SECS", default_value = "30", global = true)]
-    pub listen_idle_close_secs: String,
+    #[arg(long = "listen-idle-close-secs", env = "LISTEN_IDLE_CLOSE_SECS", default_value = "30", value_parser = parse::seconds(0..=86_400), global = true)]
+    pub listen_idle_close: Duration,
     /// On SIGTERM or SIGINT, how long in-flight requests may still run, in seconds.
-    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value = "10", global = true)]
-    pub shutdown_drain_secs: String,
-    /// Longest a client may take to send a request's headers, in seconds; also the
-    /// longest a kept-alive connection may sit idle between requests.
-    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value = "10", global = true)]
-    pub header_read_timeout_secs: String,
-    /// Longest a client may take to send a request's whole body, in seconds.
-    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", default_value = "10", global = true)]
-    pub body_read_timeout_secs: String,
-    /// Most connections open at once; past it new ones wait in the kernel's queue.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value = "512", global = true)]
-    pub max_connections: String,
+    #[arg(long = "shutdown-drain-secs", env = "SHUTDOWN_DRAIN_SECS", default_value = "10", value_parser = parse::seconds(0..=3600), global = true)]
+    pub shutdown_drain: Duration,
     /// Serve `/metrics` on this address (e.g. `0.0.0.0:9091`) instead of the main port.
     #[arg(long, env = "METRICS_ADDR", global = true)]
-    pub metrics_addr: Option<String>,
-    /// Sustained requests per second per client IP (0: no limit); PostgreSQL mode only.
-    #[arg(long, env = "RATE_LIMIT_IP_PER_SEC", default_value = "20", global = true)]
-    pub rate_limit_ip_per_sec: String,
-    /// Requests a client IP may send at once before its rate applies.
-    #[arg(long, env = "RATE_LIMIT_IP_BURST", default_value = "100", global = true)]
-    pub rate_limit_ip_burst: String,
-    /// Sustained requests per second per session (0: no limit); PostgreSQL mode only.
-    #[arg(long, env = "RATE_LIMIT_USER_PER_SEC", default_value = "10", global = true)]
-    pub rate_limit_user_per_sec: String,
-    /// Requests a session may send at once before its rate applies.
-    #[arg(long, env = "RATE_LIMIT_USER_BURST", default_value = "50", global = true)]
-    pub rate_limit_user_burst: String,
-    /// The header a trusted proxy sets to the client's IP (Fly: `fly-client-ip`);
-    /// unset, the TCP peer's address is used and no header is trusted.
-    #[arg(long, env = "CLIENT_IP_HEADER", global = true)]
-    pub client_ip_header: Option<String>,
-    /// A WebSocket must send `connection_init` within this, in seconds (else 4408).
-    #[arg(long, env = "WS_INIT_TIMEOUT_SECS", default_value = "10", global = true)]
-    pub ws_init_timeout_secs: String,
-    /// How often a WebSocket's session is checked again, in seconds; a signed-out or
-    /// expired session ends its subscriptions at the next check (or at its expiry).
-    #[arg(long, env = "WS_SESSION_CHECK_SECS", default_value = "30", global = true)]
-    pub ws_session_check_secs: String,
-    /// How often the service pings a WebSocket, in seconds; silent for two intervals: closed.
-    #[arg(long, env = "WS_PING_SECS", default_value = "30", global = true)]
-    pub ws_ping_secs: String,
-    /// Most subscriptions one WebSocket may run at once.
-    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value = "20", global = true)]
-    pub ws_max_subscriptions: String,
-    /// Most WebSockets one user may hold open on one instance.
-    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_USER", default_value = "10", global = true)]
-    pub ws_max_connections_per_user: String,
+    pub metrics_addr: Option<SocketAddr>,
+    /// What one request may ask for.
+    #[command(flatten)]
+    pub limits: Limits,
+    /// Connection timers and count, request rates.
+    #[command(flatten)]
+    pub traffic: Traffic,
+    /// Subscriptions over WebSocket.
+    #[command(flatten)]
+    pub subscriptions: Subscriptions,
     /// JWTs and the cookie cache (`BETTER_AUTH_URL`, `TRUST_COOKIE_CACHE`, …).
     #[command(flatten)]
     pub tokens: super::TokenArgs,
+}
+
+impl Cli {
+    /// The command line over the environment. A variable set but empty counts as
+    /// unset, as it did when every setting was text.
+    ///
+    /// # Errors
+    /// What `clap` refuses; [`one_line`] words a bad setting for start-up.
+    pub fn from_env() -> Result<Self, clap::Error> {
+        let empty = |name: &std::ffi::OsStr| std::env::var_os(name).is_some_and(|value| value.is_empty());
+        let command =
+            Self::command().mut_args(|arg| if arg.get_env().is_some_and(empty) { arg.env(None) } else { arg });
+        Self::from_arg_matches(&command.try_get_matches()?)
+    }
+}
+
+impl Settings {
+    /// The settings as declared, from `flags` alone (no environment): the defaults
+    /// when `flags` is empty, and the tests' way to build a configuration.
+    ///
+    /// # Errors
+    /// What `clap` refuses.
+    pub fn from_flags<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(
+        flags: I,
+    ) -> Result<Self, clap::Error> {
+        let command = Self::augment_args(clap::Command::new("todo-graphql")).mut_args(|arg| arg.env(None));
+        let flags = std::iter::once("todo-graphql".into()).chain(flags.into_iter().map(Into::into));
+        Self::from_arg_matches(&command.try_get_matches_from(flags)?)
+    }
+}
+
+/// A setting `clap` refused, as the one line start-up prints: the environment
+/// variable's name (else the flag), the value, and why. `None` for what is not about
+/// a value (`--help`, an unknown flag), which `clap` prints itself. Only settings that
+/// are not secret reach `clap`'s parsers, so the value may be shown.
+pub fn one_line(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(err.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        return None;
+    }
+    let Some(ContextValue::String(flag)) = err.get(ContextKind::InvalidArg) else { return None };
+    let value = match err.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => value.as_str(),
+        _ => "",
+    };
+    let long = flag.split_whitespace().next().unwrap_or(flag).trim_start_matches('-');
+    let command = Cli::command();
+    let name = command
+        .get_arguments()
+        .find(|arg| arg.get_long() == Some(long))
+        .and_then(|arg| arg.get_env())
+        .map_or_else(|| format!("--{long}"), |env| env.to_string_lossy().into_owned());
+    let reason = match (std::error::Error::source(err), err.get(ContextKind::ValidValue)) {
+        (Some(cause), _) => cause.to_string(),
+        (None, Some(ContextValue::Strings(valid))) => format!("must be one of {}", valid.join(", ")),
+        (None, _) => "not allowed".to_owned(),
+    };
+    Some(format!("{name}: {reason}, got {value:?}"))
 }

@@ -1,8 +1,10 @@
 //! Settings from the environment, a `.env` file and the command line.
 //!
 //! Every setting has one name, used as the environment variable and, in kebab case,
-//! as the flag (`PORT`, `--port`). Values are read as text by `clap` and checked
-//! here, so a bad one stops the process with one line naming the setting, and a
+//! as the flag (`PORT`, `--port`), and is declared once, as a typed `clap` argument
+//! ([`cli`], and the `Args` struct of its concern). `clap` checks each value on its
+//! own; [`Config::from_settings`] checks what spans settings and the secrets, which
+//! `clap` would echo. A bad setting stops the process with one line naming it, and a
 //! secret is never echoed back.
 
 use std::{
@@ -10,19 +12,23 @@ use std::{
     time::Duration,
 };
 
+use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 
 mod better_auth;
 mod cli;
+mod parse;
 mod subscriptions;
 mod tokens;
 mod traffic;
 
 pub use better_auth::{BetterAuthSchema, BetterAuthSchemaArgs, Casing, Identifier};
-pub use cli::{Cli, Command, SeedArgs, Settings};
+pub use cli::{Cli, Command, SeedArgs, Settings, one_line};
 pub use subscriptions::Subscriptions;
 pub use tokens::{CacheStrategy, CookieCacheSettings, JwtSettings, TokenArgs, Tokens};
 pub use traffic::{RateLimits, Traffic};
+
+use parse::{count, seconds};
 
 /// A setting that cannot be used; its `Display` is the one line printed at start-up.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -35,7 +41,7 @@ pub struct ConfigError {
 }
 
 /// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// Human-readable, coloured.
     Pretty,
@@ -44,69 +50,79 @@ pub enum LogFormat {
 }
 
 /// Limits on what one request may ask for.
-#[derive(Debug, Clone)]
+#[derive(Args, Debug, Clone)]
 pub struct Limits {
-    /// Deepest selection outside introspection (`MAX_DEPTH`).
+    /// Deepest selection a query may have outside introspection.
+    #[arg(long = "max-depth", env = "MAX_DEPTH", default_value = "10", value_parser = count(1..=1000), global = true)]
     pub max_depth: usize,
-    /// Deepest selection under `__schema`/`__type` (`MAX_INTROSPECTION_DEPTH`).
+    /// Deepest selection under `__schema`/`__type` (GraphiQL's introspection query needs 15).
+    #[arg(long = "max-introspection-depth", env = "MAX_INTROSPECTION_DEPTH", default_value = "20", value_parser = count(1..=1000), global = true)]
     pub max_introspection_depth: usize,
-    /// Highest complexity, introspection included (`MAX_COMPLEXITY`).
+    /// Highest complexity a query may have, introspection included.
+    #[arg(long = "max-complexity", env = "MAX_COMPLEXITY", default_value = "1000", value_parser = count(1..=1_000_000), global = true)]
     pub max_complexity: usize,
-    /// Most field selections, every fragment spread expanded (`MAX_FIELDS`).
+    /// Most field selections in a document, each fragment spread counted in full.
+    #[arg(long = "max-fields", env = "MAX_FIELDS", default_value = "500", value_parser = count(1..=1_000_000), global = true)]
     pub max_fields: usize,
-    /// Most aliased fields, every fragment spread expanded (`MAX_ALIASES`).
+    /// Most aliased fields in a document, each fragment spread counted in full.
+    #[arg(long = "max-aliases", env = "MAX_ALIASES", default_value = "15", value_parser = count(0..=100_000), global = true)]
     pub max_aliases: usize,
-    /// Most lexical tokens in a document (`MAX_TOKENS`).
+    /// Most lexical tokens in a document.
+    #[arg(long = "max-tokens", env = "MAX_TOKENS", default_value = "1000", value_parser = count(1..=10_000_000), global = true)]
     pub max_tokens: usize,
-    /// Largest document, in bytes (`MAX_QUERY_BYTES`): what parsing may cost.
+    /// Largest document (the query text), in bytes; larger ones are refused unparsed:
+    /// what parsing may cost.
+    #[arg(long = "max-query-bytes", env = "MAX_QUERY_BYTES", default_value = "262144", value_parser = count(1024..=1 << 30), global = true)]
     pub max_query_bytes: usize,
-    /// Most directives, every fragment spread expanded (`MAX_DIRECTIVES`).
+    /// Most directives in a document, each fragment spread counted in full.
+    #[arg(long = "max-directives", env = "MAX_DIRECTIVES", default_value = "50", value_parser = count(0..=100_000), global = true)]
     pub max_directives: usize,
-    /// Most `__schema`/`__type` fields at an operation's root (`MAX_INTROSPECTION_ROOTS`).
+    /// Most `__schema`/`__type` fields at the root of an operation.
+    #[arg(long = "max-introspection-roots", env = "MAX_INTROSPECTION_ROOTS", default_value = "3", value_parser = count(0..=1000), global = true)]
     pub max_introspection_roots: usize,
-    /// Largest response body in bytes, a batch's as a whole (`MAX_RESPONSE_BYTES`).
+    /// Largest response body, in bytes (a batch's as a whole).
+    #[arg(long = "max-response-bytes", env = "MAX_RESPONSE_BYTES", default_value = "4194304", value_parser = count(1024..=1 << 30), global = true)]
     pub max_response_bytes: usize,
-    /// Most operations in a batch (`MAX_BATCH`).
+    /// Most operations in one batched request.
+    #[arg(long = "max-batch", env = "MAX_BATCH", default_value = "10", value_parser = count(1..=1000), global = true)]
     pub max_batch: usize,
-    /// Largest body in bytes (`MAX_BODY_BYTES`).
+    /// Largest request body, in bytes.
+    #[arg(long = "max-body-bytes", env = "MAX_BODY_BYTES", default_value = "1048576", value_parser = count(1024..=1 << 30), global = true)]
     pub max_body_bytes: usize,
-    /// Longest run of one request (`REQUEST_TIMEOUT_SECS`). A mutation already
-    /// started is not cut at it: see `statement_timeout`.
+    /// Longest a request may run, in seconds. A mutation already started is not cut
+    /// at it: see `statement_timeout`.
+    #[arg(long = "request-timeout-secs", env = "REQUEST_TIMEOUT_SECS", default_value = "10", value_parser = seconds(1..=3600), global = true)]
     pub request_timeout: Duration,
-    /// Longest run of one write statement (`STATEMENT_TIMEOUT_MS`), enforced by
-    /// PostgreSQL per transaction; a statement it stops rolled back.
+    /// Longest run of one write statement, enforced by PostgreSQL per transaction; a
+    /// statement it stops is rolled back. Set from `STATEMENT_TIMEOUT_MS`, which
+    /// depends on `REQUEST_TIMEOUT_SECS` (see [`Config::from_settings`]).
+    #[arg(skip)]
     pub statement_timeout: Duration,
-    /// Largest page of `tasks` (`MAX_PAGE_SIZE`).
+    /// Largest page of `tasks`.
+    #[arg(long = "max-page-size", env = "MAX_PAGE_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=PAGE_SIZE_CEILING), global = true)]
     pub max_page_size: u64,
-    /// Bytes of parsed documents kept for persisted queries and repeats (`APQ_CACHE_BYTES`).
+    /// Bytes of parsed documents to keep for persisted queries and repeated documents.
+    #[arg(long = "apq-cache-bytes", env = "APQ_CACHE_BYTES", default_value = "8388608", value_parser = count(0..=1 << 30), global = true)]
     pub apq_cache_bytes: usize,
-    /// Largest document kept in that cache (`APQ_MAX_DOCUMENT_BYTES`); larger ones run
-    /// but are never stored.
+    /// Largest document kept in that cache, in bytes; larger ones run but are not kept.
+    #[arg(long = "apq-max-document-bytes", env = "APQ_MAX_DOCUMENT_BYTES", default_value = "65536", value_parser = count(0..=64 << 20), global = true)]
     pub apq_max_document_bytes: usize,
 }
 
+/// The largest `MAX_PAGE_SIZE` may be.
+pub const PAGE_SIZE_CEILING: u64 = 10_000;
+
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            max_depth: 10,
-            max_introspection_depth: 20,
-            max_complexity: 1000,
-            max_fields: 500,
-            max_aliases: 15,
-            max_tokens: 1000,
-            max_query_bytes: 256 * 1024,
-            max_directives: 50,
-            max_introspection_roots: 3,
-            max_response_bytes: 4 * 1024 * 1024,
-            max_batch: 10,
-            max_body_bytes: 1024 * 1024,
-            request_timeout: Duration::from_secs(10),
-            statement_timeout: Duration::from_secs(5),
-            max_page_size: 100,
-            apq_cache_bytes: 8 * 1024 * 1024,
-            apq_max_document_bytes: 64 * 1024,
-        }
+        defaults().limits
     }
+}
+
+/// The configuration every setting's declared default gives (no environment).
+#[allow(clippy::expect_used, reason = "the declared defaults are valid; `the_defaults_are_valid` checks")]
+fn defaults() -> Config {
+    let settings = Settings::from_flags::<[&str; 0], &str>([]).expect("the declared defaults parse");
+    Config::from_settings(&settings).expect("the declared defaults are valid")
 }
 
 /// The database connection settings.
@@ -133,18 +149,9 @@ pub struct DatabaseConfig {
 }
 
 impl DatabaseConfig {
-    /// Settings for `url` with the defaults.
+    /// Settings for `url` with the declared defaults.
     pub fn new(url: &str) -> Self {
-        Self {
-            url: SecretString::from(url),
-            direct_url: None,
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(60),
-            max_lifetime: Duration::from_secs(1800),
-            connect_retry: Duration::from_secs(30),
-            listen_idle_close: Duration::from_secs(30),
-        }
+        Self { url: SecretString::from(url), direct_url: None, ..defaults().database }
     }
 }
 
@@ -216,107 +223,79 @@ pub struct Config {
 }
 
 impl Config {
-    /// Checks raw settings.
+    /// Adds to what `clap` checked: the database URLs and the secret, and the
+    /// settings that depend on others.
     ///
     /// # Errors
     /// The first setting that is missing or malformed.
     pub fn from_settings(settings: &Settings) -> Result<Self, ConfigError> {
-        let url = database_url(settings.database_url.as_deref(), boolean("ALLOW_EMBEDDED", &settings.allow_embedded)?)?;
+        let url = database_url(settings.database_url.as_deref(), settings.allow_embedded)?;
         let database = DatabaseConfig {
             direct_url: direct_database_url(settings.database_direct_url.as_deref(), &url)?,
             url,
-            max_connections: number("DATABASE_MAX_CONNECTIONS", &settings.database_max_connections, 1..=1000)?,
-            acquire_timeout: seconds(
-                "DATABASE_ACQUIRE_TIMEOUT_SECS",
-                &settings.database_acquire_timeout_secs,
-                1..=600,
-            )?,
-            idle_timeout: seconds("DATABASE_IDLE_TIMEOUT_SECS", &settings.database_idle_timeout_secs, 1..=86_400)?,
-            max_lifetime: seconds("DATABASE_MAX_LIFETIME_SECS", &settings.database_max_lifetime_secs, 1..=86_400)?,
-            connect_retry: seconds("DATABASE_CONNECT_RETRY_SECS", &settings.database_connect_retry_secs, 0..=3600)?,
-            listen_idle_close: seconds("LISTEN_IDLE_CLOSE_SECS", &settings.listen_idle_close_secs, 0..=86_400)?,
+            max_connections: settings.database_max_connections,
+            acquire_timeout: settings.database_acquire_timeout,
+            idle_timeout: settings.database_idle_timeout,
+            max_lifetime: settings.database_max_lifetime,
+            connect_retry: settings.database_connect_retry,
+            listen_idle_close: settings.listen_idle_close,
         };
         let better_auth_secret = match settings.better_auth_secret.as_deref() {
             Some(secret) if !secret.is_empty() => Some(SecretString::from(secret)),
             // Embedded mode makes one and keeps it with the data.
             _ if database.backend() == Backend::Sqlite => None,
-            _ => {
-                return Err(error(
-                    "BETTER_AUTH_SECRET",
-                    "required with PostgreSQL: set it to the frontend's Better Auth secret",
-                ));
-            }
+            _ => return Err(missing_secret()),
         };
-        let cookie_prefix = settings.better_auth_cookie_prefix.trim().to_owned();
-        if cookie_prefix.is_empty() || !cookie_prefix.chars().all(|c| c.is_ascii_graphic() && c != ';' && c != '=') {
-            return Err(error("BETTER_AUTH_COOKIE_PREFIX", "must be a non-empty cookie name prefix"));
-        }
-        let host = match settings.host.as_deref().map(str::trim) {
-            Some(host) => host.parse().map_err(|_| error("HOST", format!("not an IP address: {host:?}")))?,
-            None if database.backend() == Backend::Sqlite => IpAddr::from([127, 0, 0, 1]),
+        let host = match settings.host {
+            Some(host) => host,
+            None if database.backend() == Backend::Sqlite => crate::embedded::HOST,
             None => IpAddr::from([0, 0, 0, 0]),
         };
-        let request_timeout = seconds("REQUEST_TIMEOUT_SECS", &settings.request_timeout_secs, 1..=3600)?;
+        let mut limits = settings.limits.clone();
+        limits.statement_timeout = statement_timeout(settings.statement_timeout, limits.request_timeout)?;
         Ok(Self {
             database,
             better_auth_secret,
-            cookie_prefix,
+            cookie_prefix: settings.better_auth_cookie_prefix.clone(),
             better_auth_schema: settings.better_auth_schema.resolve()?,
-            cors_origins: cors_origins(&settings.cors_origins)?,
+            cors_origins: settings.cors_origins.clone(),
             host,
-            port: number("PORT", &settings.port, 0..=u16::MAX)?,
-            log_format: log_format(settings.log_format.as_deref())?,
-            run_migrations: boolean("RUN_MIGRATIONS", &settings.run_migrations)?,
-            limits: Limits {
-                max_depth: number("MAX_DEPTH", &settings.max_depth, 1..=1000)?,
-                max_introspection_depth: number(
-                    "MAX_INTROSPECTION_DEPTH",
-                    &settings.max_introspection_depth,
-                    1..=1000,
-                )?,
-                max_complexity: number("MAX_COMPLEXITY", &settings.max_complexity, 1..=1_000_000)?,
-                max_fields: number("MAX_FIELDS", &settings.max_fields, 1..=1_000_000)?,
-                max_aliases: number("MAX_ALIASES", &settings.max_aliases, 0..=100_000)?,
-                max_tokens: number("MAX_TOKENS", &settings.max_tokens, 1..=10_000_000)?,
-                max_query_bytes: number("MAX_QUERY_BYTES", &settings.max_query_bytes, 1024..=1024 * 1024 * 1024)?,
-                max_directives: number("MAX_DIRECTIVES", &settings.max_directives, 0..=100_000)?,
-                max_introspection_roots: number(
-                    "MAX_INTROSPECTION_ROOTS",
-                    &settings.max_introspection_roots,
-                    0..=1000,
-                )?,
-                max_response_bytes: number(
-                    "MAX_RESPONSE_BYTES",
-                    &settings.max_response_bytes,
-                    1024..=1024 * 1024 * 1024,
-                )?,
-                max_batch: number("MAX_BATCH", &settings.max_batch, 1..=1000)?,
-                max_body_bytes: number("MAX_BODY_BYTES", &settings.max_body_bytes, 1024..=1024 * 1024 * 1024)?,
-                request_timeout,
-                statement_timeout: statement_timeout(settings.statement_timeout_ms.as_deref(), request_timeout)?,
-                max_page_size: number("MAX_PAGE_SIZE", &settings.max_page_size, 1..=10_000)?,
-                apq_cache_bytes: number("APQ_CACHE_BYTES", &settings.apq_cache_bytes, 0..=1024 * 1024 * 1024)?,
-                apq_max_document_bytes: number(
-                    "APQ_MAX_DOCUMENT_BYTES",
-                    &settings.apq_max_document_bytes,
-                    0..=64 * 1024 * 1024,
-                )?,
-            },
-            shutdown_drain: seconds("SHUTDOWN_DRAIN_SECS", &settings.shutdown_drain_secs, 0..=3600)?,
-            traffic: Traffic::from_settings(settings)?,
-            metrics_addr: traffic::metrics_addr(settings.metrics_addr.as_deref())?,
-            subscriptions: Subscriptions::from_settings(settings)?,
+            port: settings.port,
+            log_format: settings.log_format,
+            run_migrations: settings.run_migrations,
+            limits,
+            shutdown_drain: settings.shutdown_drain,
+            traffic: settings.traffic.clone(),
+            metrics_addr: settings.metrics_addr,
+            subscriptions: settings.subscriptions.clone(),
             tokens: Tokens::from_args(&settings.tokens)?,
         })
     }
+}
+
+impl Config {
+    /// The Better Auth secret for PostgreSQL mode (embedded mode keeps its own with
+    /// the data when none is configured).
+    ///
+    /// # Errors
+    /// None is configured: [`Config::from_settings`] refuses that, so only a
+    /// configuration built by hand gets here.
+    pub fn postgres_secret(&self) -> Result<&str, ConfigError> {
+        self.better_auth_secret.as_ref().map(ExposeSecret::expose_secret).ok_or_else(missing_secret)
+    }
+}
+
+/// The one rule about the secret, worded once: PostgreSQL mode needs the
+/// frontend's, since it signs the cookies this service reads.
+fn missing_secret() -> ConfigError {
+    error("BETTER_AUTH_SECRET", "required with PostgreSQL: set it to the frontend's Better Auth secret")
 }
 
 fn error(setting: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError { setting, reason: reason.into() }
 }
 
-/// Where the data lives when `DATABASE_URL` is not set: a SQLite file here.
-pub const EMBEDDED_DATABASE_URL: &str = "sqlite://todo-graphql.db?mode=rwc";
+pub use crate::embedded::DATABASE_URL as EMBEDDED_DATABASE_URL;
 
 /// Checks the URL without ever putting it, or a part of it, in the message.
 fn database_url(value: Option<&str>, allow_embedded: bool) -> Result<SecretString, ConfigError> {
@@ -359,227 +338,136 @@ fn checked_url(name: &'static str, value: &str) -> Result<SecretString, ConfigEr
     }
 }
 
-fn number<T>(setting: &'static str, value: &str, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display,
-{
-    value.trim().parse::<T>().ok().filter(|n| range.contains(n)).ok_or_else(|| {
-        error(setting, format!("must be a whole number from {} to {}, got {value:?}", range.start(), range.end()))
-    })
-}
-
-fn seconds(setting: &'static str, value: &str, range: std::ops::RangeInclusive<u64>) -> Result<Duration, ConfigError> {
-    number(setting, value, range).map(Duration::from_secs)
-}
-
 /// Below the request time limit, so that a write stopped by it still answers
 /// within about the limit; half of it when not set, so a shorter request limit
 /// never needs a second setting.
-fn statement_timeout(value: Option<&str>, request_timeout: Duration) -> Result<Duration, ConfigError> {
-    const NAME: &str = "STATEMENT_TIMEOUT_MS";
-    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return Ok(request_timeout / 2);
-    };
-    let timeout = number(NAME, value, 100..=3_600_000).map(Duration::from_millis)?;
+fn statement_timeout(value: Option<Duration>, request_timeout: Duration) -> Result<Duration, ConfigError> {
+    let Some(timeout) = value else { return Ok(request_timeout / 2) };
     if timeout >= request_timeout {
         return Err(error(
-            NAME,
-            format!("must be below REQUEST_TIMEOUT_SECS ({} s), got {value:?}", request_timeout.as_secs()),
+            "STATEMENT_TIMEOUT_MS",
+            format!(
+                "must be below REQUEST_TIMEOUT_SECS ({} s), got {}",
+                request_timeout.as_secs(),
+                timeout.as_millis()
+            ),
         ));
     }
     Ok(timeout)
-}
-
-fn boolean(setting: &'static str, value: &str) -> Result<bool, ConfigError> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(error(setting, format!("must be true or false, got {value:?}"))),
-    }
-}
-
-fn log_format(value: Option<&str>) -> Result<Option<LogFormat>, ConfigError> {
-    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-        None | Some("") => Ok(None),
-        Some("pretty") => Ok(Some(LogFormat::Pretty)),
-        Some("json") => Ok(Some(LogFormat::Json)),
-        Some(other) => Err(error("LOG_FORMAT", format!("must be pretty or json, got {other:?}"))),
-    }
-}
-
-fn cors_origins(value: &str) -> Result<Vec<String>, ConfigError> {
-    let mut origins = Vec::new();
-    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-        let parsed = url::Url::parse(origin)
-            .ok()
-            .filter(|url| matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none())
-            .ok_or_else(|| error("CORS_ORIGINS", format!("not an origin (scheme://host[:port]): {origin:?}")))?;
-        origins.push(parsed.origin().ascii_serialization());
-    }
-    Ok(origins)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn settings() -> Settings {
-        Settings {
-            database_url: Some("postgres://app:hunter2@db.example.com/todo".into()),
-            database_direct_url: None,
-            allow_embedded: "true".into(),
-            better_auth_secret: Some("s3cret-value".into()),
-            better_auth_cookie_prefix: "better-auth".into(),
-            better_auth_schema: BetterAuthSchemaArgs::default(),
-            cors_origins: "http://localhost:3000, https://app.example.com".into(),
-            port: "8080".into(),
-            host: None,
-            log_format: None,
-            run_migrations: "true".into(),
-            max_depth: "10".into(),
-            max_introspection_depth: "20".into(),
-            max_complexity: "1000".into(),
-            max_fields: "500".into(),
-            max_aliases: "15".into(),
-            max_tokens: "1000".into(),
-            max_query_bytes: "262144".into(),
-            max_directives: "50".into(),
-            max_introspection_roots: "3".into(),
-            max_response_bytes: "4194304".into(),
-            max_batch: "10".into(),
-            max_body_bytes: "1048576".into(),
-            request_timeout_secs: "10".into(),
-            statement_timeout_ms: None,
-            max_page_size: "100".into(),
-            apq_cache_bytes: "8388608".into(),
-            apq_max_document_bytes: "65536".into(),
-            database_max_connections: "10".into(),
-            database_acquire_timeout_secs: "5".into(),
-            database_idle_timeout_secs: "60".into(),
-            database_max_lifetime_secs: "1800".into(),
-            database_connect_retry_secs: "30".into(),
-            listen_idle_close_secs: "30".into(),
-            shutdown_drain_secs: "10".into(),
-            header_read_timeout_secs: "10".into(),
-            body_read_timeout_secs: "10".into(),
-            max_connections: "512".into(),
-            metrics_addr: None,
-            rate_limit_ip_per_sec: "20".into(),
-            rate_limit_ip_burst: "100".into(),
-            rate_limit_user_per_sec: "10".into(),
-            rate_limit_user_burst: "50".into(),
-            client_ip_header: None,
-            ws_init_timeout_secs: "10".into(),
-            ws_session_check_secs: "30".into(),
-            ws_ping_secs: "30".into(),
-            ws_max_subscriptions: "20".into(),
-            ws_max_connections_per_user: "10".into(),
-            tokens: TokenArgs::default(),
-        }
+    const URL: &str = "postgres://app:hunter2@db.example.com/todo";
+
+    /// The configuration from these flags over a PostgreSQL URL and a secret, or the
+    /// one line start-up would print.
+    fn config(flags: &[&str]) -> Result<Config, String> {
+        let mut all = vec!["--database-url", URL, "--better-auth-secret", "s3cret-value"];
+        all.extend_from_slice(flags);
+        configure(&all)
+    }
+
+    /// The configuration from exactly these flags, or the line start-up would print.
+    fn configure(flags: &[&str]) -> Result<Config, String> {
+        let settings = Settings::from_flags(flags).map_err(|err| one_line(&err).unwrap_or_else(|| err.to_string()))?;
+        Config::from_settings(&settings).map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        let config = defaults();
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.limits.statement_timeout, config.limits.request_timeout / 2);
+        assert_eq!(config.traffic.rate_limits.ip_per_sec, 20);
     }
 
     #[test]
     fn good_settings_are_accepted() {
-        let config = Config::from_settings(&settings()).unwrap();
+        let config = config(&["--cors-origins", "http://localhost:3000, https://app.example.com"]).unwrap();
         assert_eq!(config.port, 8080);
         assert!(config.host.is_unspecified(), "PostgreSQL mode listens on every interface");
         assert_eq!(config.cors_origins, ["http://localhost:3000", "https://app.example.com"]);
         assert_eq!(config.database.host(), "db.example.com");
         assert_eq!(config.database.listen_idle_close, Duration::from_secs(30));
-        let closes_at_once = Settings { listen_idle_close_secs: "0".into(), ..settings() };
-        assert_eq!(Config::from_settings(&closes_at_once).unwrap().database.listen_idle_close, Duration::ZERO);
+        let closes_at_once = self::config(&["--listen-idle-close-secs", "0"]).unwrap();
+        assert_eq!(closes_at_once.database.listen_idle_close, Duration::ZERO);
+        let json = self::config(&["--log-format", "JSON", "--run-migrations", "no"]).unwrap();
+        assert_eq!((json.log_format, json.run_migrations), (Some(LogFormat::Json), false));
     }
 
     #[test]
     fn each_bad_setting_is_named() {
-        type Spoil = fn(&mut Settings);
-        let cases: [(&str, Spoil); 20] = [
-            ("DATABASE_URL", |s| {
-                s.database_url = None;
-                s.allow_embedded = "false".into();
-            }),
-            ("BETTER_AUTH_SECRET", |s| s.better_auth_secret = None),
-            ("DATABASE_URL", |s| s.database_url = Some("not a url".into())),
-            ("DATABASE_URL", |s| s.database_url = Some("mysql://u:p@h/db".into())),
-            ("PORT", |s| s.port = "70000".into()),
-            ("PORT", |s| s.port = "http".into()),
-            ("CORS_ORIGINS", |s| s.cors_origins = "localhost:3000/path".into()),
-            ("HEADER_READ_TIMEOUT_SECS", |s| s.header_read_timeout_secs = "0".into()),
-            ("MAX_CONNECTIONS", |s| s.max_connections = "0".into()),
-            ("METRICS_ADDR", |s| s.metrics_addr = Some("9091".into())),
-            ("RATE_LIMIT_IP_BURST", |s| s.rate_limit_ip_burst = "0".into()),
-            ("CLIENT_IP_HEADER", |s| s.client_ip_header = Some("fly client ip".into())),
-            ("STATEMENT_TIMEOUT_MS", |s| s.statement_timeout_ms = Some("10000".into())),
-            ("STATEMENT_TIMEOUT_MS", |s| s.statement_timeout_ms = Some("99".into())),
-            ("STATEMENT_TIMEOUT_MS", |s| {
-                s.request_timeout_secs = "2".into();
-                s.statement_timeout_ms = Some("2500".into());
-            }),
-            ("DATABASE_DIRECT_URL", |s| s.database_direct_url = Some("not a url".into())),
-            ("DATABASE_DIRECT_URL", |s| s.database_direct_url = Some("sqlite:///tmp/x.db".into())),
-            ("DATABASE_DIRECT_URL", |s| {
-                s.database_url = Some("sqlite:///tmp/x.db".into());
-                s.database_direct_url = Some("postgres://app:hunter2@db.example.com/todo".into());
-            }),
-            ("LISTEN_IDLE_CLOSE_SECS", |s| s.listen_idle_close_secs = "86401".into()),
-            ("LISTEN_IDLE_CLOSE_SECS", |s| s.listen_idle_close_secs = "-1".into()),
+        let sqlite = "sqlite:///tmp/x.db";
+        let cases: [(&str, &[&str]); 20] = [
+            ("DATABASE_URL", &["--allow-embedded", "false"]),
+            ("BETTER_AUTH_SECRET", &["--database-url", URL]),
+            ("DATABASE_URL", &["--database-url", "not a url", "--better-auth-secret", "s"]),
+            ("DATABASE_URL", &["--database-url", "mysql://u:p@h/db", "--better-auth-secret", "s"]),
+            ("PORT", &["--port", "70000"]),
+            ("PORT", &["--port", "http"]),
+            ("CORS_ORIGINS", &["--cors-origins", "localhost:3000/path"]),
+            ("HEADER_READ_TIMEOUT_SECS", &["--header-read-timeout-secs", "0"]),
+            ("MAX_CONNECTIONS", &["--max-connections", "0"]),
+            ("METRICS_ADDR", &["--metrics-addr", "9091"]),
+            ("RATE_LIMIT_IP_BURST", &["--rate-limit-ip-burst", "0"]),
+            ("CLIENT_IP_HEADER", &["--client-ip-header", "fly client ip"]),
+            ("STATEMENT_TIMEOUT_MS", &["--statement-timeout-ms", "10000"]),
+            ("STATEMENT_TIMEOUT_MS", &["--statement-timeout-ms", "99"]),
+            ("STATEMENT_TIMEOUT_MS", &["--request-timeout-secs", "2", "--statement-timeout-ms", "2500"]),
+            ("DATABASE_DIRECT_URL", &["--database-direct-url", "not a url"]),
+            ("DATABASE_DIRECT_URL", &["--database-direct-url", sqlite]),
+            ("DATABASE_DIRECT_URL", &["--database-url", sqlite, "--database-direct-url", URL]),
+            ("LISTEN_IDLE_CLOSE_SECS", &["--listen-idle-close-secs", "86401"]),
+            ("LOG_FORMAT", &["--log-format", "xml"]),
         ];
-        for (setting, spoil) in cases {
-            let mut raw = settings();
-            spoil(&mut raw);
-            let err = Config::from_settings(&raw).unwrap_err();
-            assert_eq!(err.setting, setting, "{err}");
+        for (setting, flags) in cases {
+            let explicit = flags.first().is_some_and(|flag| matches!(*flag, "--database-url" | "--allow-embedded"));
+            let line = if explicit { configure(flags) } else { config(flags) }.unwrap_err();
+            assert!(line.starts_with(&format!("{setting}: ")), "{setting}: {line}");
+            assert_eq!(line.lines().count(), 1, "{line}");
         }
     }
 
     #[test]
     fn without_a_database_url_the_data_goes_to_an_embedded_file() {
-        let mut raw = settings();
-        raw.database_url = None;
-        raw.better_auth_secret = None;
-        let config = Config::from_settings(&raw).unwrap();
+        let config = configure(&[]).unwrap();
         assert_eq!(config.database.backend(), Backend::Sqlite);
         assert!(config.better_auth_secret.is_none(), "made and kept with the data");
         assert!(config.host.is_loopback(), "embedded mode listens on loopback unless HOST says otherwise");
-        raw.database_url = Some("sqlite:///tmp/x.db".into());
-        let url = Config::from_settings(&raw).unwrap().database.url;
+        let url = configure(&["--database-url", "sqlite:///tmp/x.db"]).unwrap().database.url;
         assert_eq!(url.expose_secret(), "sqlite:///tmp/x.db?mode=rwc");
     }
 
     #[test]
     fn the_direct_url_falls_back_to_database_url() {
-        let mut raw = settings();
-        let config = Config::from_settings(&raw).unwrap();
-        assert_eq!(config.database.direct_url().expose_secret(), "postgres://app:hunter2@db.example.com/todo");
-        raw.database_direct_url = Some(" ".into());
-        assert!(Config::from_settings(&raw).unwrap().database.direct_url.is_none(), "empty means unset");
-        raw.database_direct_url = Some("postgresql://app:hunter2@ep-x.neon.tech/todo".into());
-        let config = Config::from_settings(&raw).unwrap();
-        assert_eq!(config.database.direct_url().expose_secret(), "postgresql://app:hunter2@ep-x.neon.tech/todo");
-        assert_eq!(config.database.url.expose_secret(), "postgres://app:hunter2@db.example.com/todo");
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database.direct_url().expose_secret(), URL);
+        assert!(self::config(&["--database-direct-url", " "]).unwrap().database.direct_url.is_none(), "empty: unset");
+        let direct = "postgresql://app:hunter2@ep-x.neon.tech/todo";
+        let config = self::config(&["--database-direct-url", direct]).unwrap();
+        assert_eq!(config.database.direct_url().expose_secret(), direct);
+        assert_eq!(config.database.url.expose_secret(), URL);
     }
 
     #[test]
     fn secrets_never_print() {
-        let config = Config::from_settings(&settings()).unwrap();
-        let shown = format!("{config:?}");
+        let shown = format!("{:?}", config(&[]).unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(!shown.contains("s3cret-value"), "{shown}");
 
-        let mut raw = settings();
-        raw.database_url = Some("postgres://app:hunter2@db:notaport/todo".into());
-        let err = Config::from_settings(&raw).unwrap_err().to_string();
+        let bad = "postgres://app:hunter2@db:notaport/todo";
+        let err = configure(&["--database-url", bad, "--better-auth-secret", "s"]).unwrap_err();
         assert!(!err.contains("hunter2"), "{err}");
 
-        let mut raw = settings();
-        raw.database_direct_url = Some("postgres://app:direct-pw@ep-x.neon.tech/todo".into());
-        let shown = format!("{:?}", Config::from_settings(&raw).unwrap());
+        let shown = format!("{:?}", config(&["--database-direct-url", "postgres://app:direct-pw@ep-x.neon.tech/todo"]));
         assert!(!shown.contains("direct-pw"), "{shown}");
         for bad in ["postgres://app:direct-pw@db:notaport/todo", "mysql://app:direct-pw@db/todo"] {
-            raw.database_direct_url = Some(bad.into());
-            let err = Config::from_settings(&raw).unwrap_err();
-            assert_eq!(err.setting, "DATABASE_DIRECT_URL");
-            assert!(!err.to_string().contains("direct-pw"), "{err}");
+            let err = config(&["--database-direct-url", bad]).unwrap_err();
+            assert!(err.starts_with("DATABASE_DIRECT_URL: "), "{err}");
+            assert!(!err.contains("direct-pw"), "{err}");
         }
     }
 }

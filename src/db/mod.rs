@@ -4,7 +4,6 @@
 //! (and `task_creations`), each write through a [`Writer`]; [`user`] only ever
 //! reads Better Auth's tables.
 
-pub mod embedded;
 pub mod jwks;
 mod migrate;
 pub mod seed;
@@ -82,7 +81,8 @@ fn options_with_url(config: &DatabaseConfig, url: &SecretString) -> ConnectOptio
 async fn connect_with_retry(options: ConnectOptions, retry: Duration) -> Result<DatabaseConnection, DbErr> {
     if options.get_url().starts_with("sqlite:") {
         // Before SQLite makes the file: it holds the secret and the demo session.
-        embedded::restrict_file(options.get_url()).map_err(|err| DbErr::Custom(format!("the SQLite file: {err}")))?;
+        crate::embedded::restrict_file(options.get_url())
+            .map_err(|err| DbErr::Custom(format!("the SQLite file: {err}")))?;
     }
     let deadline = Instant::now() + retry;
     let mut delay = Duration::from_millis(250);

@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
 use uuid::Uuid;
 
+use super::task::NewTask;
+
 /// Rows per INSERT: 7 columns each stays under PostgreSQL's 65535 parameters and
 /// SQLite's 32766.
 pub const BATCH: usize = 2000;
@@ -22,7 +24,7 @@ pub const BATCH: usize = 2000;
 /// A database failure.
 pub async fn users(db: &DatabaseConnection, count: u32) -> anyhow::Result<Vec<String>> {
     let now = Utc::now().trunc_subsecs(3);
-    let run = super::embedded::random_token();
+    let run = crate::embedded::random_token();
     let ids: Vec<String> = (1..=count).map(|n| format!("seed-{}-{n}", &run[..8])).collect();
     for chunk in ids.chunks(BATCH / 2) {
         let transaction = db.begin().await?;
@@ -37,9 +39,9 @@ pub async fn users(db: &DatabaseConnection, count: u32) -> anyhow::Result<Vec<St
         });
         user::Entity::insert_many(users).exec(&transaction).await.context("inserting users")?;
         let sessions = chunk.iter().map(|id| session::ActiveModel {
-            id: Set(super::embedded::random_token()),
+            id: Set(crate::embedded::random_token()),
             expires_at: Set(now + Duration::days(365)),
-            token: Set(super::embedded::random_token()),
+            token: Set(crate::embedded::random_token()),
             created_at: Set(now),
             updated_at: Set(now),
             ip_address: Set(None),
@@ -80,15 +82,12 @@ pub async fn tasks(
         (0..per_user).map(move |n| {
             // Spread over the past, one millisecond apart, newest first in the list.
             let at = now - Duration::milliseconds(i64::from(n));
-            tasks::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                title: Set(format!("Demo task {}", n + 1)),
-                description: Set((n % 4 == 0).then(|| "Seeded by todo-graphql seed".to_owned())),
-                completed: Set(n % 3 == 0),
-                user_id: Set((*user_id).clone()),
-                created_at: Set(at),
-                updated_at: Set(at),
+            NewTask {
+                title: format!("Demo task {}", n + 1),
+                description: (n % 4 == 0).then(|| "Seeded by todo-graphql seed".to_owned()),
+                completed: n % 3 == 0,
             }
+            .row(Uuid::now_v7(), user_id, at)
         })
     });
     let mut added = 0;

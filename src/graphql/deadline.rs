@@ -18,7 +18,7 @@ use async_graphql::{
 use tokio::time::Instant;
 
 use super::AppSchema;
-use crate::error::{code, with_code};
+use crate::error::{self, code, with_code};
 
 /// The mutation root's name in the schema.
 const MUTATION: &str = "Mutation";
@@ -52,7 +52,7 @@ pub async fn execute(
 }
 
 fn refused(code: &str, message: String) -> Response {
-    Response::from_errors(vec![with_code(ServerError::new(message, None), code)])
+    Response::from_errors(vec![error::refusal(message, code)])
 }
 
 /// Registers [`DeadlineCheck`] on the schema.

@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::{
     context,
     input::{CreateTaskInput, UpdateTaskInput, task_id},
-    types::Task,
+    types::{Task, saturate},
 };
 use crate::{
     db::{self, task::Creation},
@@ -95,7 +95,7 @@ impl MutationRoot {
     async fn clear_completed_tasks(&self, ctx: &Context<'_>) -> AppResult<i32> {
         let user = context::signed_in(ctx).await?;
         let deleted = db::task::delete_completed(context::writer(ctx)?, &user.id).await?;
-        let count = i32::try_from(deleted.len()).unwrap_or(i32::MAX);
+        let count = saturate(deleted.len());
         publish(ctx, ChangeKind::Deleted, &user.id, deleted);
         Ok(count)
     }

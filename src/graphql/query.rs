@@ -6,7 +6,7 @@ use super::{
     context,
     cursor::{CursorCodec, CursorError},
     input::{TaskFilter, TaskOrder, task_id},
-    types::{PageInfo, Task, TaskConnection, TaskStats, User},
+    types::{PageInfo, Task, TaskConnection, TaskStats, User, saturate},
 };
 use crate::{
     config::Limits,
@@ -41,7 +41,7 @@ impl QueryRoot {
     /// The signed-in user's tasks as a Relay cursor connection.
     /// `first`/`after` page forward, `last`/`before` page backward; page size 1..=100, default 20.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "1 + (first.or(last).unwrap_or(20).clamp(1, 100) as usize).div_ceil(10) * child_complexity")]
+    #[graphql(complexity = "page_complexity(first.or(last), child_complexity)")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
@@ -137,11 +137,16 @@ impl CountQuery {
     /// # Errors
     /// When the database fails.
     pub async fn run(&self, ctx: &Context<'_>) -> AppResult<i32> {
-        let count = db::task::count(context::db(ctx)?, &self.user_id, &self.filter).await?;
-        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+        Ok(saturate(db::task::count(context::db(ctx)?, &self.user_id, &self.filter).await?))
     }
 }
 
-fn saturate(n: i64) -> i32 {
-    i32::try_from(n.max(0)).unwrap_or(i32::MAX)
+/// What a page of `tasks` costs: one per ten nodes it can return. The page size
+/// is counted as asked, up to the largest `MAX_PAGE_SIZE` can be (complexity is
+/// computed before execution, without the configuration): a size over the
+/// configured one is refused at execution anyway, and one under it is counted for
+/// what it returns, whatever `MAX_PAGE_SIZE` is set to.
+fn page_complexity(size: Option<i32>, child_complexity: usize) -> usize {
+    let size = u64::try_from(size.unwrap_or(DEFAULT_PAGE_SIZE)).unwrap_or(1).clamp(1, crate::config::PAGE_SIZE_CEILING);
+    1 + usize::try_from(size.div_ceil(10)).unwrap_or(usize::MAX).saturating_mul(child_complexity)
 }

@@ -165,3 +165,9 @@ impl TaskConnection {
         self.count.run(ctx).await
     }
 }
+
+/// A count as a GraphQL `Int` (32 bits): negative ones are 0, and one past
+/// `i32::MAX` is `i32::MAX` rather than an error.
+pub fn saturate<N: TryInto<i32> + PartialOrd + Default>(n: N) -> i32 {
+    if n < N::default() { 0 } else { n.try_into().unwrap_or(i32::MAX) }
+}

@@ -14,7 +14,7 @@ use async_graphql::{
 };
 
 use super::limits::Budget;
-use crate::error::{code, with_code};
+use crate::error::{self, code, with_code};
 
 /// Builds one [`Validation`] per request.
 pub struct ValidationFactory {
@@ -53,8 +53,7 @@ impl Extension for Validation {
         let result = next.run(ctx).await.map_err(|errors| {
             errors.into_iter().map(|e| with_code(e, code::GRAPHQL_VALIDATION_FAILED)).collect::<Vec<_>>()
         })?;
-        let refuse =
-            |message: String| vec![with_code(ServerError::new(message, None), code::GRAPHQL_VALIDATION_FAILED)];
+        let refuse = |message: String| vec![error::invalid(message)];
         match ctx.data_opt::<Arc<Budget>>() {
             Some(budget) => budget.spend_complexity(result.complexity).map_err(|e| refuse(e.to_string()))?,
             None if result.complexity > self.max_complexity => {

@@ -25,7 +25,7 @@ use http::{StatusCode, header};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::error::code;
+use crate::error::{self, code};
 
 /// Gives the request's body a deadline; answers 408 and closes the connection when
 /// the handler's read ran past it.
@@ -46,7 +46,7 @@ pub async fn body_deadline(State(limit): State<Duration>, request: Request, next
         return response;
     }
     let message = format!("the request body did not arrive within {} s", limit.as_secs());
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code::BAD_REQUEST } }] });
+    let body = error::refusal_body(code::BAD_REQUEST, &message);
     (StatusCode::REQUEST_TIMEOUT, [(header::CONNECTION, "close")], axum::Json(body)).into_response()
 }
 

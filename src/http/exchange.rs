@@ -9,7 +9,7 @@
 use std::{collections::BTreeMap, io, sync::Arc, time::Instant};
 
 use async_graphql::{
-    ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Value,
+    Request, Response as GqlResponse, ServerError, Value,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
@@ -19,19 +19,22 @@ use axum::{
 use serde::Serialize;
 
 use super::{
-    AppState, REQUEST_ID,
+    AppState,
     apq::{self, ApqError},
     negotiate::Media,
 };
 use crate::{
     auth::Viewer,
-    error::{HiddenCause, code, with_code},
+    error::{self, code},
     graphql::{
         self,
         documents::{self, Document, Refused},
         limits::Budget,
     },
-    monitoring::{self, GraphqlOutcome},
+    observability::{
+        RequestId,
+        metrics::{self as monitoring, GraphqlOutcome},
+    },
 };
 
 /// One executed (or refused) operation.
@@ -45,7 +48,7 @@ pub struct Executed {
 pub struct Exchange<'s> {
     state: &'s AppState,
     viewer: Arc<Viewer>,
-    request_id: String,
+    request_id: RequestId,
     /// The request time limit covers the whole HTTP request, a batch included.
     deadline: tokio::time::Instant,
     /// The limits cover the whole HTTP request too.
@@ -53,9 +56,9 @@ pub struct Exchange<'s> {
 }
 
 impl<'s> Exchange<'s> {
-    /// Reads the session candidates (no database yet) and the request id.
-    pub fn new(state: &'s AppState, headers: &HeaderMap) -> Self {
-        let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    /// Reads the session candidates (no database yet); `request_id` is the one
+    /// [`crate::observability::metrics::track`] read.
+    pub fn new(state: &'s AppState, headers: &HeaderMap, request_id: RequestId) -> Self {
         Self {
             state,
             viewer: Arc::new(state.sessions.viewer(headers)),
@@ -80,19 +83,10 @@ impl<'s> Exchange<'s> {
         let refused = |error: ServerError, operation: &str| {
             Box::new(self.finish(GqlResponse::from_errors(vec![error]), operation.to_owned(), Instant::now()))
         };
-        let apq_refusal = |err: ApqError| {
-            let code = match err {
-                ApqError::NotFound => code::PERSISTED_QUERY_NOT_FOUND,
-                ApqError::HashMismatch | ApqError::Unsupported => code::BAD_REQUEST,
-            };
-            refused(with_code(ServerError::new(err.to_string(), None), code), "persisted-query")
-        };
+        let apq_refusal = |err: ApqError| refused(error::persisted_query_refusal(&err), "persisted-query");
         let refusal = |err: Refused| match err {
-            Refused::Parse(err) => refused(with_code(ServerError::from(err), code::GRAPHQL_PARSE_FAILED), "invalid"),
-            Refused::Limit(refusal) => refused(
-                with_code(ServerError::new(refusal.to_string(), None), code::GRAPHQL_VALIDATION_FAILED),
-                "invalid",
-            ),
+            Refused::Parse(err) => refused(error::parse_failed(err), "invalid"),
+            Refused::Limit(refusal) => refused(error::invalid(refusal.to_string()), "invalid"),
         };
         let mut persisted = None;
         if let Some(extension) = request.extensions.get("persistedQuery") {
@@ -105,7 +99,7 @@ impl<'s> Exchange<'s> {
             persisted = Some(hash);
         }
         if request.query.trim().is_empty() {
-            let error = with_code(ServerError::new("the request has no query", None), code::BAD_REQUEST);
+            let error = error::refusal("the request has no query", code::BAD_REQUEST);
             return Err(refused(error, "empty"));
         }
         // Charged before it is hashed or parsed; hashed outside any lock, once: a
@@ -121,19 +115,15 @@ impl<'s> Exchange<'s> {
 
     /// Charges a document's length to the request's budget, before it is read.
     fn spend_bytes(&self, text: &str) -> Result<(), ServerError> {
-        self.budget
-            .spend_query_bytes(text.len())
-            .map_err(|refusal| with_code(ServerError::new(refusal.to_string(), None), code::GRAPHQL_VALIDATION_FAILED))
+        self.budget.spend_query_bytes(text.len()).map_err(|refusal| error::invalid(refusal.to_string()))
     }
 
     /// Charges a document to the request's budget.
     fn spend(&self, document: Arc<Document>) -> Result<Arc<Document>, ServerError> {
-        match self.budget.spend_document(document.measure) {
-            Ok(()) => Ok(document),
-            Err(refusal) => {
-                Err(with_code(ServerError::new(refusal.to_string(), None), code::GRAPHQL_VALIDATION_FAILED))
-            }
-        }
+        self.budget
+            .spend_document(document.measure)
+            .map(|()| document)
+            .map_err(|refusal| error::invalid(refusal.to_string()))
     }
 
     /// Executes a prepared operation before the deadline.
@@ -151,7 +141,7 @@ impl<'s> Exchange<'s> {
         let labelling = monitoring::Labelling {
             name: name.as_deref(),
             signed_in: self.viewer.known_user_id().is_some(),
-            validated: !response.errors.iter().any(refused_before_execution),
+            validated: !response.errors.iter().any(error::refused_before_execution),
         };
         let label = self.state.operation_names.label(labelling, Instant::now());
         self.finish(response, label, started)
@@ -159,9 +149,9 @@ impl<'s> Exchange<'s> {
 
     fn finish(&self, mut response: GqlResponse, operation: String, started: Instant) -> Executed {
         for error in &mut response.errors {
-            self.mask(error);
+            error::mask(error, self.request_id.as_str());
         }
-        let outcome = response.errors.first().and_then(error_code).unwrap_or_else(|| "ok".into());
+        let outcome = response.errors.first().and_then(error::code_of).unwrap_or("ok").to_owned();
         monitoring::record_operation(&operation, &outcome, started);
         Executed { response, operation, outcome }
     }
@@ -170,7 +160,8 @@ impl<'s> Exchange<'s> {
     /// `application/graphql-response+json` (except a persisted-query miss, which
     /// Apollo's protocol answers with 200), else 200.
     pub fn render(&self, executed: Executed, media: Media) -> Response {
-        let apq_miss = executed.response.errors.iter().any(|e| has_code(e, code::PERSISTED_QUERY_NOT_FOUND));
+        let apq_miss =
+            executed.response.errors.iter().any(|e| error::code_of(e) == Some(code::PERSISTED_QUERY_NOT_FOUND));
         let (body, request_error) = self.body(&executed.response);
         let status = if media == Media::GraphQLResponse && request_error && !apq_miss {
             StatusCode::BAD_REQUEST
@@ -217,19 +208,8 @@ impl<'s> Exchange<'s> {
             return (out.bytes, request_error);
         }
         let limit = self.state.limits.max_response_bytes;
-        tracing::warn!(request.id = %self.request_id, limit, "response over MAX_RESPONSE_BYTES refused");
-        let mut error = with_code(
-            ServerError::new(
-                format!(
-                    "the response would be larger than {limit} bytes (MAX_RESPONSE_BYTES); \
-                     select fewer fields or smaller pages"
-                ),
-                None,
-            ),
-            code::RESPONSE_TOO_LARGE,
-        );
-        extensions(&mut error).set("requestId", self.request_id.as_str());
-        let errors = vec![error];
+        tracing::warn!(request.id = self.request_id.as_str(), limit, "response over MAX_RESPONSE_BYTES refused");
+        let errors = vec![error::response_too_large(limit, self.request_id.as_str())];
         let refused = Body { data: None, errors: &errors, extensions: &BTreeMap::new() };
         (serde_json::to_vec(&refused).unwrap_or_default(), true)
     }
@@ -238,58 +218,6 @@ impl<'s> Exchange<'s> {
     fn outcome(&self, operation: String, outcome: String) -> GraphqlOutcome {
         GraphqlOutcome { operation, outcome, user_id: self.viewer.known_user_id().map(str::to_owned) }
     }
-
-    /// Gives every error a code; hides internal causes behind the request id.
-    fn mask(&self, error: &mut ServerError) {
-        let code = error_code(error);
-        match code.as_deref() {
-            Some(code::INTERNAL_SERVER_ERROR) | Some(code::SERVICE_UNAVAILABLE) => {
-                let cause = error.source::<HiddenCause>().map_or_else(|| error.message.clone(), |c| c.0.clone());
-                tracing::error!(request.id = %self.request_id, error.code = code.as_deref(), error.cause = %cause, "request failed");
-                if code.as_deref() == Some(code::INTERNAL_SERVER_ERROR) {
-                    error.message = format!("Internal server error (request id {})", self.request_id);
-                }
-                extensions(error).set("requestId", self.request_id.as_str());
-            }
-            Some(_) => {}
-            // Refused before execution (unknown operation name and the like): the
-            // message is about the request, not the server.
-            None if error.path.is_empty() => {
-                extensions(error).set("code", code::BAD_REQUEST);
-            }
-            None => {
-                tracing::error!(request.id = %self.request_id, error.cause = %error.message, "resolver error without a code");
-                error.message = format!("Internal server error (request id {})", self.request_id);
-                extensions(error).set("code", code::INTERNAL_SERVER_ERROR);
-                extensions(error).set("requestId", self.request_id.as_str());
-            }
-        }
-    }
-}
-
-fn extensions(error: &mut ServerError) -> &mut ErrorExtensionValues {
-    error.extensions.get_or_insert_with(Default::default)
-}
-
-fn error_code(error: &ServerError) -> Option<String> {
-    match error.extensions.as_ref()?.get("code")? {
-        Value::String(code) => Some(code.clone()),
-        _ => None,
-    }
-}
-
-/// A parse or validation error, or one async-graphql raised before execution
-/// (no path, no code yet: an unknown operation name and the like).
-fn refused_before_execution(error: &ServerError) -> bool {
-    error.path.is_empty()
-        && matches!(
-            error_code(error).as_deref(),
-            None | Some(code::GRAPHQL_PARSE_FAILED | code::GRAPHQL_VALIDATION_FAILED)
-        )
-}
-
-fn has_code(error: &ServerError, code: &str) -> bool {
-    error_code(error).as_deref() == Some(code)
 }
 
 /// A response body as GraphQL over HTTP has it: no `data` for a request error.

@@ -3,11 +3,9 @@
 //! pinned versions, with their licences, in `assets/graphiql/`), under a
 //! Content-Security-Policy that allows nothing else.
 
-use std::net::SocketAddr;
-
 use axum::{
     extract::Path,
-    http::{HeaderMap, HeaderValue, StatusCode, Uri, header, uri::Authority},
+    http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use serde_json::json;
@@ -87,31 +85,6 @@ pub fn page(headers: Option<&serde_json::Value>, query: Option<&str>) -> Respons
     response
 }
 
-/// Whether the page may carry embedded mode's demo token: only for a loopback peer
-/// that asked for a loopback host by name (`localhost`, `127.0.0.1`, `[::1]`, any
-/// port). A peer elsewhere on the network never gets it, and neither does a page
-/// loaded through another name that resolves to this machine (DNS rebinding: a
-/// hostile site's script would otherwise read the token from the same origin). No
-/// peer address (no `ConnectInfo`) means no token.
-pub fn may_hold_demo_token(peer: Option<SocketAddr>, headers: &HeaderMap, uri: &Uri) -> bool {
-    let Some(peer) = peer else {
-        return false;
-    };
-    // `Host` in HTTP/1.1; HTTP/2 carries it in the URI's authority instead.
-    let authority = match headers.get(header::HOST) {
-        // A `Host` has no user part; `user@localhost` would otherwise pass as localhost.
-        Some(host) => {
-            host.to_str().ok().filter(|host| !host.contains('@')).and_then(|host| host.parse::<Authority>().ok())
-        }
-        None => uri.authority().filter(|a| !a.as_str().contains('@')).cloned(),
-    };
-    let loopback_name = authority.is_some_and(|authority| {
-        let host = authority.host().to_ascii_lowercase();
-        matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
-    });
-    peer.ip().to_canonical().is_loopback() && loopback_name
-}
-
 /// `GET /graphiql/{file}`.
 pub async fn asset(Path(file): Path<String>) -> Response {
     let Some((_, content_type, body)) = FILES.iter().find(|(name, _, _)| *name == file) else {
@@ -126,60 +99,4 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         *body,
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn host(value: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::HOST, HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("")));
-        headers
-    }
-
-    fn decide(peer: &str, host_header: &str) -> bool {
-        may_hold_demo_token(
-            Some(peer.parse().unwrap_or_else(|_| panic!("{peer}"))),
-            &host(host_header),
-            &Uri::default(),
-        )
-    }
-
-    #[test]
-    fn only_a_loopback_peer_naming_a_loopback_host_gets_the_token() {
-        for (peer, host) in [
-            ("127.0.0.1:50000", "localhost:8080"),
-            ("127.0.0.1:50000", "LOCALHOST"),
-            ("127.0.0.1:50000", "127.0.0.1:8080"),
-            ("[::1]:50000", "[::1]:8080"),
-            ("[::ffff:127.0.0.1]:50000", "localhost:8080"),
-        ] {
-            assert!(decide(peer, host), "{peer} asking for {host}");
-        }
-        for (peer, host) in [
-            ("192.168.1.20:50000", "localhost:8080"),
-            ("10.0.0.5:50000", "127.0.0.1:8080"),
-            ("[2001:db8::1]:50000", "[::1]:8080"),
-            ("[::ffff:192.168.1.20]:50000", "localhost"),
-            ("127.0.0.1:50000", "attacker.example"),
-            ("127.0.0.1:50000", "attacker.example:8080"),
-            ("127.0.0.1:50000", "localhost.attacker.example"),
-            ("127.0.0.1:50000", "127.0.0.1.nip.io"),
-            ("127.0.0.1:50000", "localhost."),
-            ("127.0.0.1:50000", "127.0.0.2:8080"),
-            ("127.0.0.1:50000", ""),
-            ("127.0.0.1:50000", "user@localhost"),
-        ] {
-            assert!(!decide(peer, host), "{peer} asking for {host:?}");
-        }
-    }
-
-    #[test]
-    fn no_peer_address_or_no_host_means_no_token() {
-        assert!(!may_hold_demo_token(None, &host("localhost"), &Uri::default()));
-        assert!(!may_hold_demo_token(Some(([127, 0, 0, 1], 1).into()), &HeaderMap::new(), &Uri::default()));
-        let http2: Uri = "http://localhost:8080/graphql".parse().unwrap_or_default();
-        assert!(may_hold_demo_token(Some(([127, 0, 0, 1], 1).into()), &HeaderMap::new(), &http2));
-    }
 }

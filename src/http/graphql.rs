@@ -16,17 +16,24 @@ use axum::{
     response::Response,
 };
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{
     AppState,
     exchange::{Exchange, json_response, selected_operation},
     negotiate::{Media, content_type, passes_csrf_rule, response_media, wants_html},
 };
-use crate::error::code;
+use crate::{
+    error::{self, code},
+    observability::RequestId,
+};
 
 /// `POST /graphql`: one operation, or a batch of at most `MAX_BATCH`.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let Some(media) = response_media(&headers) else {
         return not_acceptable();
     };
@@ -54,7 +61,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Resul
             );
         }
     };
-    let exchange = Exchange::new(&state, &headers);
+    let exchange = Exchange::new(&state, &headers, request_id.map(|id| id.0).unwrap_or_default());
     match batch {
         BatchRequest::Single(request) => exchange.render(exchange.run(request).await, media),
         BatchRequest::Batch(requests) => {
@@ -91,6 +98,7 @@ struct GetParams {
 pub async fn get(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    request_id: Option<Extension<RequestId>>,
     uri: Uri,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -104,7 +112,7 @@ pub async fn get(
         let peer = peer.map(|Extension(ConnectInfo(peer))| peer);
         // The demo token only for this machine's own browser; the query for anyone.
         let headers =
-            defaults.map(|d| &d.headers).filter(|_| super::graphiql::may_hold_demo_token(peer, &headers, &uri));
+            defaults.map(|d| &d.headers).filter(|_| crate::embedded::may_hold_demo_token(peer, &headers, &uri));
         return super::graphiql::page(headers, defaults.map(|d| d.query.as_str()));
     }
     let Some(media) = response_media(&headers) else {
@@ -117,7 +125,7 @@ pub async fn get(
         Ok(request) => request,
         Err(message) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, &message),
     };
-    let exchange = Exchange::new(&state, &headers);
+    let exchange = Exchange::new(&state, &headers, request_id.map(|id| id.0).unwrap_or_default());
     let document = match exchange.prepare(&mut request).await {
         Ok(document) => document,
         Err(refused) => return exchange.render(*refused, media),
@@ -154,8 +162,7 @@ fn request_from_params(params: GetParams) -> Result<Request, String> {
 
 /// A refusal before any GraphQL work, as a GraphQL error body.
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
-    json_response(status, Media::Json, &body)
+    json_response(status, Media::Json, &error::refusal_body(code, message))
 }
 
 fn not_acceptable() -> Response {

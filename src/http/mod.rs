@@ -1,9 +1,11 @@
-//! The HTTP surface: `/graphql` (POST, GET, GraphiQL and its assets, and the
-//! WebSocket upgrade for subscriptions), `/health`, `/ready`, `/metrics` (here or on
-//! `METRICS_ADDR`), and the layers around them (request ids, CORS, body limit and
-//! body deadline, rate limits, panics). The accept loop is [`server`].
+//! The HTTP surface, every route: `/graphql` (POST; GET for a query, or GraphiQL
+//! for a browser; the WebSocket upgrade for subscriptions), `/graphiql/{file}`
+//! (GraphiQL's scripts and styles, served by the service), `/health`, `/ready`, and
+//! `/metrics` (here, or only on `METRICS_ADDR`); and the layers around them
+//! (request ids, the request's span and log line, CORS, body limit and body
+//! deadline, rate limits, panics). The accept loop is [`server`].
 
-mod apq;
+pub(crate) mod apq;
 mod deadline;
 mod exchange;
 mod graphiql;
@@ -30,7 +32,7 @@ use crate::{
     auth::SessionReader,
     config::Limits,
     graphql::{AppSchema, documents::Documents},
-    monitoring::{self, MetricsSource, OperationNames},
+    observability::metrics::{self as monitoring, MetricsSource, OperationNames},
 };
 
 /// The header that carries the request id. The service always makes the id; a

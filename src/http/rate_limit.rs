@@ -34,7 +34,11 @@ use governor::{
 use http::{HeaderMap, HeaderName, StatusCode, header};
 use sha2::{Digest as _, Sha256};
 
-use crate::{auth::SessionReader, config::RateLimits, error::code};
+use crate::{
+    auth::SessionReader,
+    config::RateLimits,
+    error::{self, code},
+};
 
 /// Keys held before an immediate prune.
 pub const MAX_KEYS: usize = 100_000;
@@ -159,10 +163,7 @@ pub async fn limit(State(limit): State<Arc<RateLimit>>, request: Request, next: 
 fn too_many_requests(wait: Duration) -> Response {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let seconds = seconds.max(1);
-    let body = serde_json::json!({ "errors": [{
-        "message": format!("too many requests; retry after {seconds} s"),
-        "extensions": { "code": code::RATE_LIMITED },
-    }] });
+    let body = error::refusal_body(code::RATE_LIMITED, &format!("too many requests; retry after {seconds} s"));
     (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, seconds.to_string())], axum::Json(body)).into_response()
 }
 

@@ -62,7 +62,7 @@ use super::{AppState, exchange::selected_operation};
 use crate::{
     auth::Viewer,
     config::Subscriptions,
-    error::{code, with_code},
+    error::{self, code},
     graphql::{self, documents::Refused, limits::Budget},
 };
 
@@ -534,31 +534,31 @@ impl Connection {
         let viewer = signed.viewer.clone();
         if self.running.len() >= self.settings().max_per_connection {
             let message = format!("at most {} subscriptions per connection", self.settings().max_per_connection);
-            return self.send_error(&id, vec![refusal(message, code::BAD_REQUEST)]).await;
+            return self.send_error(&id, vec![error::refusal(message, code::BAD_REQUEST)]).await;
         }
         let document = match self.state.documents.prepare(&payload.query).await {
             Ok(document) => document,
             Err(Refused::Parse(err)) => {
-                return self.send_error(&id, vec![with_code(ServerError::from(err), code::GRAPHQL_PARSE_FAILED)]).await;
+                return self.send_error(&id, vec![error::parse_failed(err)]).await;
             }
             Err(Refused::Limit(refusal_)) => {
-                let error = refusal(refusal_.to_string(), code::GRAPHQL_VALIDATION_FAILED);
+                let error = error::invalid(refusal_.to_string());
                 return self.send_error(&id, vec![error]).await;
             }
         };
         let budget = Arc::new(Budget::new(&self.state.limits));
         if let Err(refused) = budget.spend_document(document.measure) {
-            return self.send_error(&id, vec![refusal(refused.to_string(), code::GRAPHQL_VALIDATION_FAILED)]).await;
+            return self.send_error(&id, vec![error::invalid(refused.to_string())]).await;
         }
         match selected_operation(&document.parsed, payload.operation_name.as_deref()) {
             Some((_, OperationType::Subscription)) => {}
             Some(_) => {
                 let message = "only subscriptions are served over WebSocket; send queries and mutations over HTTP";
-                return self.send_error(&id, vec![refusal(message.into(), code::BAD_REQUEST)]).await;
+                return self.send_error(&id, vec![error::refusal(message, code::BAD_REQUEST)]).await;
             }
             None => {
                 let message = "the document has several operations: name the one to run in operationName";
-                return self.send_error(&id, vec![refusal(message.into(), code::BAD_REQUEST)]).await;
+                return self.send_error(&id, vec![error::refusal(message, code::BAD_REQUEST)]).await;
             }
         }
         let mut request = Request::new(payload.query);
@@ -657,8 +657,4 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 
 fn bad_message(detail: &str) -> Stop {
     Stop::Close(close::BAD_MESSAGE, format!("Invalid message received: {detail}"))
-}
-
-fn refusal(message: String, code: &str) -> ServerError {
-    with_code(ServerError::new(message, None), code)
 }

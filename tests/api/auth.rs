@@ -59,7 +59,7 @@ async fn the_better_auth_vectors_sign_in_exactly_when_better_auth_accepted_them(
 }
 
 #[tokio::test]
-async fn the_secure_cookie_name_works_too() {
+async fn the_secure_prefixed_cookie_signs_in_too() {
     let app = spawn_app().await;
     let user = app.create_user("Ada").await;
     let cookie = format!("theme=dark; __Secure-better-auth.session_token={}", signed_cookie_value(SECRET, &user.token));
@@ -76,7 +76,7 @@ async fn a_custom_cookie_prefix_is_honoured() {
 }
 
 #[tokio::test]
-async fn bearer_tokens_work_bare_and_signed() {
+async fn a_bearer_token_signs_in_bare_or_signed() {
     let app = spawn_app().await;
     let user = app.create_user("Ada").await;
     let signed = signed_cookie_value(SECRET, &user.token);

@@ -1,10 +1,7 @@
 //! The `todo-graphql` binary: start-up checks, `print-schema`, `migrate`, and a real
 //! process answering a cookie that Better Auth itself signed.
 
-use std::{
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeSet, process::Stdio, time::Duration};
 
 use serde_json::{Value, json};
 
@@ -59,16 +56,7 @@ async fn the_binary_migrates_a_fresh_database_and_answers_a_cookie_better_auth_s
     let vectors: Value = serde_json::from_str(include_str!("../fixtures/better-auth/vectors.json")).unwrap();
     let vector = &vectors["vectors"][0];
     assert_eq!(vector["expected"]["valid"], true);
-    use sea_orm::ConnectionTrait;
-    db.execute_unprepared(&format!(
-        r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
-             VALUES ('vectoruser', 'Vee', 'vee@example.com', true, now(), now());
-           INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "userId")
-             VALUES ('s1', now() + interval '1 day', '{}', now(), now(), 'vectoruser');"#,
-        vector["token"].as_str().unwrap()
-    ))
-    .await
-    .unwrap();
+    let user = insert_user_with_token(&db, vector["token"].as_str().unwrap()).await;
 
     let port = free_port();
     let _server = Running(
@@ -81,13 +69,8 @@ async fn the_binary_migrates_a_fresh_database_and_answers_a_cookie_better_auth_s
             .spawn()
             .unwrap(),
     );
+    wait_for_health(port, Duration::from_secs(20), String::new).await;
     let client = reqwest::Client::new();
-    let health = format!("http://127.0.0.1:{port}/health");
-    let started = Instant::now();
-    while client.get(&health).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the binary did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let graphql = |query: &str| {
         client
             .post(format!("http://127.0.0.1:{port}/graphql"))
@@ -105,7 +88,7 @@ async fn the_binary_migrates_a_fresh_database_and_answers_a_cookie_better_auth_s
     let body: Value = graphql("{ me { email } tasks { nodes { title } } }").await.unwrap().json().await.unwrap();
     assert_eq!(
         body["data"],
-        json!({ "me": { "email": "vee@example.com" }, "tasks": { "nodes": [{ "title": "from the binary" }] } })
+        json!({ "me": { "email": user.email }, "tasks": { "nodes": [{ "title": "from the binary" }] } })
     );
 }
 
@@ -140,4 +123,53 @@ async fn seed_adds_tasks_in_batches_for_existing_users_only() {
     assert_eq!(body["data"]["tasks"]["totalCount"], 2500, "{body}");
     assert_eq!(body["data"]["tasks"]["nodes"][0]["title"], "Demo task 1", "newest first");
     assert_eq!(body["data"]["taskStats"]["completed"], 834);
+}
+
+/// The environment variable of every setting `clap` knows, flattened `Args` included.
+fn declared_settings() -> BTreeSet<String> {
+    use clap::CommandFactory;
+    let command = todo_graphql::config::Cli::command();
+    let names: BTreeSet<String> =
+        command.get_arguments().filter_map(|arg| arg.get_env()).map(|env| env.to_string_lossy().into_owned()).collect();
+    assert!(names.len() > 40 && names.contains("PORT") && names.contains("WS_PING_SECS"), "{names:?}");
+    names
+}
+
+/// Fails naming each setting `clap` knows that `listed` lacks, and each it has that
+/// `clap` does not know.
+fn lists_exactly_the_declared_settings(listed: &BTreeSet<String>, what: &str) {
+    let declared = declared_settings();
+    let missing: Vec<&String> = declared.difference(listed).collect();
+    let unknown: Vec<&String> = listed.difference(&declared).collect();
+    assert!(missing.is_empty() && unknown.is_empty(), "{what}: missing {missing:?}, not a setting {unknown:?}");
+}
+
+#[test]
+fn env_example_lists_exactly_the_settings_the_binary_reads() {
+    // `NAME=value`, or `# NAME=value` for one that is unset by default.
+    let listed: BTreeSet<String> = include_str!("../../.env.example")
+        .lines()
+        .map(|line| line.trim_start_matches('#').trim_start())
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .filter(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .map(str::to_owned)
+        .collect();
+    lists_exactly_the_declared_settings(&listed, ".env.example");
+}
+
+#[test]
+fn the_readme_settings_table_lists_exactly_the_settings_the_binary_reads() {
+    let readme = include_str!("../../README.md");
+    let section = readme.split("\n## Configuration\n").nth(1).expect("a Configuration section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    // The first column of each row: one setting, or several separated by commas.
+    let listed: BTreeSet<String> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|row| row.split(" | ").next())
+        .flat_map(|cell| cell.split(',').map(|name| name.trim().trim_matches('`').to_owned()))
+        .collect();
+    lists_exactly_the_declared_settings(&listed, "the README's settings table");
 }

@@ -159,3 +159,19 @@ async fn a_client_that_goes_away_mid_mutation_stops_nothing_half_way() {
     }
     panic!("the mutation was dropped with its client, half-way");
 }
+
+#[tokio::test]
+async fn a_query_held_past_the_request_time_limit_is_stopped_as_service_unavailable() {
+    let app = spawn_app_with(|config| config.limits.request_timeout = std::time::Duration::from_secs(1)).await;
+    let ada = app.create_user("Ada").await;
+    // Hold a lock that every read of tasks waits for.
+    let lock = app.database.connect().await;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let transaction = lock.begin().await.unwrap();
+    transaction.execute_unprepared("LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let started = std::time::Instant::now();
+    let body = app.graphql(Some(&ada), "{ tasks { totalCount } }", json!({})).await;
+    assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE", "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    transaction.rollback().await.unwrap();
+}

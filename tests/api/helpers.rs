@@ -9,12 +9,11 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, SubsecRound, Utc};
 use hmac::{Hmac, Mac};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use todo_graphql::{
-    config::{Backend, Config, DatabaseConfig, Limits, RateLimits, Subscriptions, Tokens, Traffic},
-    db::StatementCounter,
+    config::{Backend, Config, DatabaseConfig, Settings},
+    db::{StatementCounter, task::NewTask},
     startup::Application,
 };
 
@@ -99,13 +98,13 @@ async fn create_template(base: &url::Url) -> String {
     name
 }
 
-fn migration_sources() -> [&'static str; 4] {
-    [
-        include_str!("../../migration/src/lib.rs"),
-        include_str!("../../migration/src/m20260101_000001_create_tasks.rs"),
-        include_str!("../../migration/src/m20260101_000002_index_tasks_by_user_and_creation.rs"),
-        include_str!("../../migration/src/m20261130_134454_create_task_creations.rs"),
-    ]
+/// Every file of the migration crate, in name order: a new or changed migration
+/// makes a new template without being listed here.
+fn migration_sources() -> Vec<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migration/src");
+    let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()).collect();
+    paths.sort();
+    paths.into_iter().map(|path| std::fs::read(path).unwrap()).collect()
 }
 
 fn database_config(url: &str) -> DatabaseConfig {
@@ -192,30 +191,20 @@ impl Drop for TestDatabase {
     }
 }
 
-/// The configuration tests run the service with.
+/// The configuration tests run the service with: the declared defaults, except
+/// that request rates are off unless a test sets them (suites send far more than a
+/// browser from one address, and the rate-limit tests set their own tiny limits).
 pub fn test_config(database_url: &str) -> Config {
-    Config {
-        database: database_config(database_url),
-        better_auth_secret: Some(SecretString::from(SECRET)),
-        cookie_prefix: "better-auth".into(),
-        better_auth_schema: todo_graphql::config::BetterAuthSchema::default(),
-        cors_origins: vec!["http://localhost:3000".into()],
-        host: "127.0.0.1".parse().unwrap(),
-        port: 0,
-        log_format: None,
-        run_migrations: true,
-        limits: Limits::default(),
-        shutdown_drain: Duration::from_secs(5),
-        // Off unless a test sets them: suites send far more than a browser from one
-        // address, and the rate-limit tests set their own tiny limits.
-        traffic: Traffic {
-            rate_limits: RateLimits { ip_per_sec: 0, user_per_sec: 0, ..RateLimits::default() },
-            ..Traffic::default()
-        },
-        metrics_addr: None,
-        subscriptions: Subscriptions::default(),
-        tokens: Tokens::default(),
-    }
+    let flags = [
+        ("--better-auth-secret", SECRET),
+        ("--host", "127.0.0.1"),
+        ("--port", "0"),
+        ("--shutdown-drain-secs", "5"),
+        ("--rate-limit-ip-per-sec", "0"),
+        ("--rate-limit-user-per-sec", "0"),
+    ];
+    let settings = Settings::from_flags(flags.iter().flat_map(|(flag, value)| [*flag, *value])).unwrap();
+    Config { database: database_config(database_url), ..Config::from_settings(&settings).unwrap() }
 }
 
 /// A running service over its own database.
@@ -266,7 +255,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 /// Starts the service on a random port over `database`.
 pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Config)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        todo_graphql::telemetry::init(None);
+        todo_graphql::observability::logs::init(None);
     }
     let mut config = test_config(&database.url);
     adjust(&mut config);
@@ -287,11 +276,8 @@ pub async fn spawn_app_on(database: TestDatabase, adjust: impl FnOnce(&mut Confi
 
 /// 32 characters of `[A-Za-z0-9]`, as Better Auth's ids and tokens are.
 pub fn random_id() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    (0..2)
-        .flat_map(|_| *uuid::Uuid::new_v4().as_bytes())
-        .map(|byte| CHARS[usize::from(byte) % CHARS.len()] as char)
-        .collect()
+    use rand::{Rng as _, distr::Alphanumeric};
+    rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect()
 }
 
 impl TestApp {
@@ -393,18 +379,10 @@ fn statement<const N: usize>(db: &DatabaseConnection, sql: &str, values: [sea_or
 impl TestApp {
     /// Tasks of `user_id` inserted directly (not through the API), all stamped `at`.
     pub async fn insert_tasks(&self, user_id: &str, titles: impl IntoIterator<Item = String>, at: DateTime<Utc>) {
-        use sea_orm::{ActiveValue::Set, EntityTrait};
+        use sea_orm::EntityTrait;
         let rows: Vec<entity::tasks::ActiveModel> = titles
             .into_iter()
-            .map(|title| entity::tasks::ActiveModel {
-                id: Set(uuid::Uuid::new_v4()),
-                title: Set(title),
-                description: Set(None),
-                completed: Set(false),
-                user_id: Set(user_id.to_owned()),
-                created_at: Set(at),
-                updated_at: Set(at),
-            })
+            .map(|title| NewTask { title, ..NewTask::default() }.row(uuid::Uuid::new_v4(), user_id, at))
             .collect();
         entity::tasks::Entity::insert_many(rows).exec(&self.db).await.unwrap();
     }
@@ -420,7 +398,12 @@ impl TestApp {
 /// A Better Auth user with a day-long session, inserted over `db` as Better Auth
 /// would (for tests that run the binary, with no [`TestApp`]).
 pub async fn insert_user(db: &DatabaseConnection) -> TestUser {
-    let user = TestUser { id: random_id(), email: format!("{}@example.com", random_id()), token: random_id() };
+    insert_user_with_token(db, &random_id()).await
+}
+
+/// [`insert_user`] with a session of a given token (one Better Auth signed, say).
+pub async fn insert_user_with_token(db: &DatabaseConnection, token: &str) -> TestUser {
+    let user = TestUser { id: random_id(), email: format!("{}@example.com", random_id()), token: token.to_owned() };
     db.execute_unprepared(&format!(
         r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt") VALUES ('{id}', 'Op', '{email}', true, now(), now());
            INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "userId") VALUES ('{sid}', now() + interval '1 day', '{token}', now(), now(), '{id}');"#,
@@ -487,6 +470,16 @@ pub fn serving(database: &TestDatabase, port: u16) -> Command {
         .env("HOST", "127.0.0.1")
         .env("LOG_FORMAT", "json");
     command
+}
+
+/// Waits until the service on `port` answers `/health`, failing the test after
+/// `within` with what `log` says (the service's log, when the test kept one).
+pub async fn wait_for_health(port: u16, within: Duration, log: impl Fn() -> String) {
+    let started = std::time::Instant::now();
+    while reqwest::get(format!("http://127.0.0.1:{port}/health")).await.is_err() {
+        assert!(started.elapsed() < within, "the binary did not start: {}", log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Kills the child when the test ends, however it ends.

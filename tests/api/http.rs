@@ -84,7 +84,7 @@ async fn requests_a_browser_could_send_cross_site_are_refused() {
 }
 
 #[tokio::test]
-async fn bodies_are_checked_415_400_413() {
+async fn a_body_that_is_not_json_is_415_one_that_does_not_parse_400_and_one_too_large_413() {
     let app = spawn_app().await;
     let response = app.post().header("content-type", "application/xml").body("<query/>").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -353,7 +353,7 @@ async fn cors_allows_configured_origins_with_credentials_only() {
 }
 
 #[tokio::test]
-async fn browsers_get_graphiql() {
+async fn a_browser_asking_for_html_gets_the_graphiql_page() {
     let app = spawn_app().await;
     let response = app
         .client

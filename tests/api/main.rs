@@ -22,7 +22,6 @@ mod migrations;
 mod mutations;
 mod ops;
 mod pagination;
-mod pg_only;
 mod pooler;
 mod postgres;
 mod queries;

@@ -27,7 +27,9 @@ async fn text(db: &sea_orm::DatabaseConnection, sql: &str) -> String {
     row.map(|r| r.try_get_by_index::<Option<String>>(0).unwrap().unwrap_or_default()).unwrap_or_default()
 }
 
-const ROWS: &str = "SELECT string_agg(t::text, '|' ORDER BY id) FROM tasks t";
+/// Every row, by the columns the FastAPI table has (a migration may add others).
+/// `%L` quotes each value and writes NULL as NULL, so no two rows read alike.
+const ROWS: &str = "SELECT string_agg(format('%L,%L,%L,%L,%L,%L,%L', id, title, description, completed, user_id, created_at, updated_at), '|' ORDER BY id) FROM tasks";
 const BETTER_AUTH_SHAPE: &str = "SELECT string_agg(table_name || '.' || column_name || ':' || data_type || ':' || is_nullable || ':' || coalesce(column_default, ''), ',' ORDER BY table_name, column_name)
      FROM information_schema.columns WHERE table_name IN ('user', 'session', 'account', 'verification')";
 const INDEXES: &str = "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'tasks'";

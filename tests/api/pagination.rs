@@ -78,7 +78,7 @@ async fn paging_forward_and_backward_sees_every_task_once_in_order_despite_equal
 }
 
 #[tokio::test]
-async fn every_order_pages_consistently() {
+async fn paging_in_every_order_sees_every_task_once_in_that_order() {
     let app = spawn_app().await;
     let ada = app.create_user("Ada").await;
     same_instant_tasks(&app, &ada, 12).await;

@@ -85,7 +85,7 @@ async fn search_is_case_insensitive_and_takes_wildcards_literally() {
 }
 
 #[tokio::test]
-async fn status_filters_pending_and_completed() {
+async fn the_status_filter_answers_only_pending_or_only_completed_tasks() {
     let app = spawn_app().await;
     let ada = app.create_user("Ada").await;
     app.create_task(&ada, "open").await;

@@ -200,7 +200,7 @@ async fn cookie_and_connection_init_bearer_are_both_accepted() {
 }
 
 #[tokio::test]
-async fn every_close_code_of_the_protocol() {
+async fn each_protocol_violation_closes_the_websocket_with_its_own_code() {
     let app = spawn_app_with(|config| config.subscriptions.init_timeout = Duration::from_secs(1)).await;
     let ada = app.create_user("Ada").await;
     let cookie = ada.cookie();

@@ -97,11 +97,7 @@ async fn with_json_logs_every_output_line_is_json_and_none_holds_the_demo_token(
         .spawn()
         .unwrap();
     let mut process = Running(child);
-    let started = Instant::now();
-    while reqwest::get(format!("http://127.0.0.1:{port}/health")).await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(20), "the binary did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_health(port, Duration::from_secs(20), String::new).await;
     let status = std::process::Command::new("kill").args(["-s", "TERM", &process.0.id().to_string()]).status();
     assert!(status.unwrap().success());
     assert!(process.0.wait().unwrap().success());

@@ -19,8 +19,10 @@ use crate::{
     events::{ChangeKind, TaskEvent, notify},
 };
 
-/// A task to create, already validated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A task to create, already validated: the one shape the resolver, `seed` and
+/// the tests make tasks from. A new column of `tasks` that a client sets is a field
+/// here (and in [`Changes`] when it can change), and a line in [`NewTask::row`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewTask {
     /// Trimmed title.
     pub title: String,
@@ -28,6 +30,23 @@ pub struct NewTask {
     pub description: Option<String>,
     /// Done already.
     pub completed: bool,
+}
+
+impl NewTask {
+    /// The row to insert: `id`, owned by `user_id`, created and last updated `at`
+    /// (to the millisecond, as a JavaScript `Date` holds it).
+    pub fn row(self, id: Uuid, user_id: &str, at: DateTime<Utc>) -> tasks::ActiveModel {
+        let at = at.trunc_subsecs(3);
+        tasks::ActiveModel {
+            id: Set(id),
+            title: Set(self.title),
+            description: Set(self.description),
+            completed: Set(self.completed),
+            user_id: Set(user_id.to_owned()),
+            created_at: Set(at),
+            updated_at: Set(at),
+        }
+    }
 }
 
 /// Inserts a task and returns it as stored.
@@ -50,18 +69,7 @@ pub(super) async fn insert(
     new: NewTask,
     now: DateTime<Utc>,
 ) -> Result<Model, DbErr> {
-    let now = now.trunc_subsecs(3);
-    tasks::ActiveModel {
-        id: Set(id),
-        title: Set(new.title),
-        description: Set(new.description),
-        completed: Set(new.completed),
-        user_id: Set(user_id.to_owned()),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await
+    new.row(id, user_id, now).insert(db).await
 }
 
 /// Changes to a task, already validated; `None` leaves a field as it is.

@@ -14,7 +14,7 @@ use super::{
     CLIENT_TIMEOUT, CPU_PER_BODY_MIB, CPU_PER_REQUEST, HEALTH_WITHIN, KILL_ABOVE_CPU, KILL_ABOVE_RSS, MIB, PEAK_RSS,
     START_WITHIN,
 };
-use crate::helpers::{Running, TestDatabase, free_port, insert_user, serving};
+use crate::helpers::{Running, TestDatabase, free_port, insert_user, serving, wait_for_health};
 
 /// A running service binary and its database.
 pub struct Service {
@@ -56,11 +56,7 @@ impl Service {
         let client = reqwest::Client::builder().timeout(CLIENT_TIMEOUT).build().unwrap();
         let service =
             Self { port, process: Running(process), log, ticks_per_second: ticks_per_second(), client, database };
-        let started = Instant::now();
-        while service.client.get(service.url("/health")).send().await.is_err() {
-            assert!(started.elapsed() < START_WITHIN, "the binary did not start: {}", service.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for_health(service.port, START_WITHIN, || service.log()).await;
         service
     }
 

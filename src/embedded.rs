@@ -1,19 +1,84 @@
-//! Embedded mode (SQLite): what a Better Auth frontend would otherwise provide.
+//! Embedded mode (SQLite, no `DATABASE_URL`): one person trying the service on
+//! their own machine, with what a Better Auth frontend would otherwise provide.
+//! Everything it changes is decided here; PostgreSQL mode never does any of it:
 //!
-//! Only here does the service create and write Better Auth-compatible `user` and
-//! `session` tables (same names and columns), a secret kept with the data, and a
-//! demo user with a session of [`DEMO_SESSION_DAYS`], made on first start and
-//! renewed at a start that finds it under [`DEMO_RENEW_DAYS`] from its end. The
-//! file holds the secret and that session, so it and its `-wal`, `-shm` and
-//! `-journal` companions are kept readable by the owner only ([`restrict_file`]).
+//! - the data lives in a file, [`DATABASE_URL`], kept readable by its owner only
+//!   ([`restrict_file`]: it holds the secret and the demo session, as do its
+//!   `-wal`, `-shm` and `-journal` companions);
+//! - the service listens on loopback, [`HOST`], unless `HOST` says otherwise;
+//! - it creates Better Auth's `user` and `session` tables from the entities, and
+//!   keeps a secret with the data when none is configured ([`prepare`]);
+//! - a demo user with a session of [`DEMO_SESSION_DAYS`], made on first start and
+//!   renewed at a start that finds it under [`DEMO_RENEW_DAYS`] from its end;
+//! - GraphiQL opens signed in as the demo user, on [`DEMO_QUERY`]
+//!   ([`graphiql_defaults`]; `http::graphiql` hands the token only to loopback);
+//! - no request rates (`startup`), and subscription events stay in the process
+//!   (no LISTEN connection).
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use entity::{session, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait, sea_query::Expr,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, Schema,
+    Statement, TransactionTrait,
+    sea_query::{Expr, Index},
 };
+
+/// Where the data lives when `DATABASE_URL` is not set: a SQLite file in the
+/// working directory.
+pub const DATABASE_URL: &str = "sqlite://todo-graphql.db?mode=rwc";
+
+/// Where embedded mode listens unless `HOST` is set: loopback, since its GraphiQL
+/// page carries the demo session.
+pub const HOST: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// The query GraphiQL opens with in embedded mode.
+pub const DEMO_QUERY: &str = "{\n  me { email }\n  tasks { nodes { title completed } totalCount }\n}\n";
+
+/// The demo account of embedded mode, for the banner.
+#[derive(Clone)]
+pub struct Demo {
+    /// Its e-mail address.
+    pub email: String,
+    /// A session token for it.
+    pub token: String,
+}
+
+/// What GraphiQL opens with in embedded mode: signed in as the demo user.
+pub fn graphiql_defaults(demo: &Demo) -> crate::http::GraphiqlDefaults {
+    crate::http::GraphiqlDefaults {
+        headers: serde_json::json!({ "Authorization": format!("Bearer {}", demo.token) }),
+        query: DEMO_QUERY.to_owned(),
+    }
+}
+
+/// Whether the page may carry embedded mode's demo token: only for a loopback peer
+/// that asked for a loopback host by name (`localhost`, `127.0.0.1`, `[::1]`, any
+/// port). A peer elsewhere on the network never gets it, and neither does a page
+/// loaded through another name that resolves to this machine (DNS rebinding: a
+/// hostile site's script would otherwise read the token from the same origin). No
+/// peer address (no `ConnectInfo`) means no token.
+pub fn may_hold_demo_token(peer: Option<std::net::SocketAddr>, headers: &http::HeaderMap, uri: &http::Uri) -> bool {
+    use http::{header, uri::Authority};
+    let Some(peer) = peer else {
+        return false;
+    };
+    // `Host` in HTTP/1.1; HTTP/2 carries it in the URI's authority instead.
+    let authority = match headers.get(header::HOST) {
+        // A `Host` has no user part; `user@localhost` would otherwise pass as localhost.
+        Some(host) => {
+            host.to_str().ok().filter(|host| !host.contains('@')).and_then(|host| host.parse::<Authority>().ok())
+        }
+        None => uri.authority().filter(|a| !a.as_str().contains('@')).cloned(),
+    };
+    let loopback_name = authority.is_some_and(|authority| {
+        let host = authority.host().to_ascii_lowercase();
+        matches!(host.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+    });
+    peer.ip().to_canonical().is_loopback() && loopback_name
+}
 
 /// The demo account every embedded database gets.
 pub const DEMO_USER_ID: &str = "demo-user";
@@ -44,29 +109,28 @@ impl std::fmt::Debug for Embedded {
     }
 }
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS "user" (
-    id TEXT NOT NULL PRIMARY KEY,
-    name TEXT NOT NULL,
-    email TEXT NOT NULL UNIQUE,
-    "emailVerified" BOOLEAN NOT NULL,
-    image TEXT,
-    "createdAt" TEXT NOT NULL,
-    "updatedAt" TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS session (
-    id TEXT NOT NULL PRIMARY KEY,
-    "expiresAt" TEXT NOT NULL,
-    token TEXT NOT NULL UNIQUE,
-    "createdAt" TEXT NOT NULL,
-    "updatedAt" TEXT NOT NULL,
-    "ipAddress" TEXT,
-    "userAgent" TEXT,
-    "userId" TEXT NOT NULL REFERENCES "user"(id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS "session_userId_idx" ON session ("userId");
-CREATE TABLE IF NOT EXISTS todo_graphql_settings (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL);
-"#;
+/// Where embedded mode keeps its own values (the secret).
+const SETTINGS_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS todo_graphql_settings (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL)";
+
+/// Creates Better Auth's `user` and `session` tables, when missing, from the
+/// entities the service reads them through: the same names, columns, keys and
+/// unique constraints, with no copy of them to keep in step (a file an older version
+/// made keeps its tables).
+async fn create_better_auth_tables(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let schema = Schema::new(DbBackend::Sqlite);
+    db.execute(schema.create_table_from_entity(user::Entity).if_not_exists()).await?;
+    db.execute(schema.create_table_from_entity(session::Entity).if_not_exists()).await?;
+    let by_user = Index::create()
+        .if_not_exists()
+        .name("session_userId_idx")
+        .table(session::Entity)
+        .col(session::Column::UserId)
+        .to_owned();
+    db.execute(&by_user).await?;
+    db.execute_unprepared(SETTINGS_TABLE).await?;
+    Ok(())
+}
 
 /// Creates what embedded mode needs, once, and answers the secret and demo session.
 ///
@@ -74,7 +138,7 @@ CREATE TABLE IF NOT EXISTS todo_graphql_settings (key TEXT NOT NULL PRIMARY KEY,
 /// When the database fails.
 pub async fn prepare(db: &DatabaseConnection, configured_secret: Option<&str>) -> Result<Embedded, DbErr> {
     debug_assert_eq!(db.get_database_backend(), DbBackend::Sqlite);
-    db.execute_unprepared(SCHEMA).await?;
+    create_better_auth_tables(db).await?;
     let transaction = db.begin().await?;
     let secret = match configured_secret {
         Some(secret) => secret.to_owned(),
@@ -167,22 +231,18 @@ async fn setting(db: &impl ConnectionTrait, key: &str, make: fn() -> String) -> 
     row.try_get("", "value")
 }
 
-/// 32 random bytes, base64: what `npx @better-auth/cli secret` makes.
+/// 32 random bytes, base64: what `npx @better-auth/cli secret` makes. From `rand`'s
+/// thread generator (ChaCha seeded by the operating system), every bit random: a
+/// UUID's bytes, used before, have six fixed bits.
 fn random_secret() -> String {
-    let bytes: Vec<u8> = (0..2).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect();
-    STANDARD.encode(bytes)
+    STANDARD.encode(rand::random::<[u8; 32]>())
 }
 
-/// 32 characters of `[A-Za-z0-9]`, as Better Auth's tokens are.
+/// 32 characters of `[A-Za-z0-9]`, each equally likely, as Better Auth's tokens
+/// are (`rand`'s `Alphanumeric` is that alphabet, sampled without bias).
 pub fn random_token() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    // Rejection sampling keeps every character equally likely.
-    std::iter::repeat_with(|| *uuid::Uuid::new_v4().as_bytes())
-        .flatten()
-        .filter(|byte| usize::from(*byte) < 4 * CHARS.len())
-        .take(32)
-        .map(|byte| CHARS[usize::from(byte) % CHARS.len()] as char)
-        .collect()
+    use rand::{Rng as _, distr::Alphanumeric};
+    rand::rng().sample_iter(Alphanumeric).take(32).map(char::from).collect()
 }
 
 /// The suffixes of the files SQLite keeps beside a database.
@@ -279,5 +339,63 @@ mod tests {
         assert!(!missing.exists(), "without mode=rwc nothing is created");
         restrict_file("sqlite::memory:").unwrap_or_else(|err| panic!("{err}"));
         std::fs::remove_dir_all(&dir).unwrap_or_else(|err| panic!("{err}"));
+    }
+}
+
+#[cfg(test)]
+mod demo_token_tests {
+    use super::*;
+
+    use http::{HeaderMap, HeaderValue, Uri, header};
+
+    fn host(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("")));
+        headers
+    }
+
+    fn decide(peer: &str, host_header: &str) -> bool {
+        may_hold_demo_token(
+            Some(peer.parse().unwrap_or_else(|_| panic!("{peer}"))),
+            &host(host_header),
+            &Uri::default(),
+        )
+    }
+
+    #[test]
+    fn only_a_loopback_peer_naming_a_loopback_host_gets_the_token() {
+        for (peer, host) in [
+            ("127.0.0.1:50000", "localhost:8080"),
+            ("127.0.0.1:50000", "LOCALHOST"),
+            ("127.0.0.1:50000", "127.0.0.1:8080"),
+            ("[::1]:50000", "[::1]:8080"),
+            ("[::ffff:127.0.0.1]:50000", "localhost:8080"),
+        ] {
+            assert!(decide(peer, host), "{peer} asking for {host}");
+        }
+        for (peer, host) in [
+            ("192.168.1.20:50000", "localhost:8080"),
+            ("10.0.0.5:50000", "127.0.0.1:8080"),
+            ("[2001:db8::1]:50000", "[::1]:8080"),
+            ("[::ffff:192.168.1.20]:50000", "localhost"),
+            ("127.0.0.1:50000", "attacker.example"),
+            ("127.0.0.1:50000", "attacker.example:8080"),
+            ("127.0.0.1:50000", "localhost.attacker.example"),
+            ("127.0.0.1:50000", "127.0.0.1.nip.io"),
+            ("127.0.0.1:50000", "localhost."),
+            ("127.0.0.1:50000", "127.0.0.2:8080"),
+            ("127.0.0.1:50000", ""),
+            ("127.0.0.1:50000", "user@localhost"),
+        ] {
+            assert!(!decide(peer, host), "{peer} asking for {host:?}");
+        }
+    }
+
+    #[test]
+    fn no_peer_address_or_no_host_means_no_token() {
+        assert!(!may_hold_demo_token(None, &host("localhost"), &Uri::default()));
+        assert!(!may_hold_demo_token(Some(([127, 0, 0, 1], 1).into()), &HeaderMap::new(), &Uri::default()));
+        let http2: Uri = "http://localhost:8080/graphql".parse().unwrap_or_default();
+        assert!(may_hold_demo_token(Some(([127, 0, 0, 1], 1).into()), &HeaderMap::new(), &http2));
     }
 }

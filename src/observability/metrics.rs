@@ -31,6 +31,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
+use tracing::Instrument as _;
+
+use super::RequestId;
 use crate::db::StatementCounter;
 
 /// Distinct operation names that have a label of their own at a time.
@@ -163,16 +166,26 @@ impl OperationNames {
     }
 }
 
-/// Counts and times every request, and writes its one log line.
-pub async fn track(request: Request, next: Next) -> Response {
+/// Counts and times every request, and writes its one log line. Reads the request
+/// id once (see [`RequestId`]): every event logged while the request runs is in a
+/// `request` span that carries it.
+pub async fn track(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let request_id = request
+        .extensions()
+        .get::<tower_http::request_id::RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .map(|id| RequestId(id.into()))
+        .unwrap_or_default();
+    request.extensions_mut().insert(request_id.clone());
     let client_id = request.extensions().get::<crate::http::ClientRequestId>().map(|c| c.0.clone());
-    let response = next.run(request).await;
+    let span =
+        tracing::info_span!("request", request.id = request_id.as_str(), request.client_id = client_id.as_deref());
+    let response = next.run(request).instrument(span).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     metrics::counter!("http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
@@ -186,7 +199,7 @@ pub async fn track(request: Request, next: Next) -> Response {
         graphql.outcome = graphql.outcome,
         user.id = graphql.user_id.as_deref().unwrap_or(""),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
-        request.id = %request_id,
+        request.id = request_id.as_str(),
         request.client_id = client_id.as_deref(),
         "request"
     );
