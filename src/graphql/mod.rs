@@ -49,7 +49,6 @@ pub fn build(db: DatabaseConnection, cursor_secret: &str, limits: &Limits, hub: 
         .data(cursor::CursorCodec::new(cursor_secret))
         .data(limits.clone())
         .extension(validation::ValidationFactory { max_complexity: limits.max_complexity })
-        .extension(deadline::DeadlineFactory)
         .finish()
 }
 

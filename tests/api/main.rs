@@ -23,6 +23,7 @@ mod pooler;
 mod postgres;
 mod queries;
 mod retries;
+mod round_trips;
 mod schema;
 mod subscription_events;
 mod subscription_fanout;
