@@ -43,6 +43,11 @@ DURATION = int(os.environ.get("DURATION", "10"))
 ROUNDS = int(os.environ.get("ROUNDS", "2"))
 CONNECTIONS = int(os.environ.get("CONNECTIONS", "64"))
 MIXES = [m for m in os.environ.get("MIX", "reads,writes").split(",") if m]
+# pgbench's connections. For writes, as many as the service's pool holds (its default
+# DATABASE_MAX_CONNECTIONS): every write NOTIFYs, PostgreSQL serialises the commits of
+# transactions that notified, and 64 connections would only queue on that lock.
+PGBENCH_CLIENTS = {"reads": int(os.environ.get("PGBENCH_READ_CLIENTS", CONNECTIONS)),
+                   "writes": int(os.environ.get("PGBENCH_WRITE_CLIENTS", "10"))}
 THREADS = 2
 # Tokens and user ids are decimal strings so pgbench can derive them with \set.
 TOKEN_BASE, USER_BASE = 1_000_000_000_000_000_000, 2_000_000_000_000_000_000
@@ -380,11 +385,11 @@ def run_wrk(lua, port, proc, master, name, args=()):
             "errors": r["errors"] + r["graphql_errors"], "service_us": service / n * 1e6, "pg_us": pg / n * 1e6}
 
 
-def run_pgbench(url, scripts, defines, directory, master, name):
+def run_pgbench(url, scripts, defines, directory, master, name, clients):
     logdir = tempfile.mkdtemp(dir=directory)
     files = [arg for script in scripts for arg in ("-f", script + "@1")]
     with PostgresCpu(master, name) as pg_cpu:
-        out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(CONNECTIONS), "-j", str(THREADS),
+        out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(THREADS),
                               "-T", str(DURATION), *files, "-l", "--log-prefix", os.path.join(logdir, "log"),
                               *defines, url], capture_output=True, text=True, timeout=DURATION + 60)
     pg = pg_cpu.seconds
@@ -562,7 +567,8 @@ def main():
                             run += 1
                         results[mix][label].append(run_wrk(lua[mix], ports[label], procs[label], master, name, args))
                     results[mix]["pgbench"].append(
-                        run_pgbench(url_nossl, scripts[mix], defines[mix], directory, master, name))
+                        run_pgbench(url_nossl, scripts[mix], defines[mix], directory, master, name,
+                                    PGBENCH_CLIENTS[mix]))
             rss_peak = {label: status_kib(procs[label].pid, "VmHWM") for label, _ in services}
         finally:
             for proc in procs.values():
@@ -573,8 +579,9 @@ def main():
         say(f"bench/throughput.py  {now:%Y-%m-%d %H:%M} UTC  host {socket.gethostname()}  {os.cpu_count()} cpus ({cpu})"
             f"  load average at start {load_before[0]:.2f}, at end {os.getloadavg()[0]:.2f}")
         say(f"PostgreSQL {psql(url, 'SHOW server_version').strip()}; {USERS} users with sessions, {TASKS} tasks "
-            f"(seeded in {seed_s:.1f} s); {CONNECTIONS} connections, {THREADS} threads; {ROUNDS} rounds of "
-            f"{DURATION} s each, wrk then pgbench, interleaved; release binary, sslmode=disable, rate limits off")
+            f"(seeded in {seed_s:.1f} s); wrk {CONNECTIONS} connections, pgbench "
+            f"{', '.join(f'{PGBENCH_CLIENTS[m]} for {m}' for m in MIXES)}, {THREADS} threads each; {ROUNDS} rounds of "
+            f"{DURATION} s each, wrk then pgbench, interleaved; sslmode=disable, rate limits off")
         for label, service in services:
             say(f"service {label}: {os.path.relpath(service, ROOT) if service.startswith(ROOT) else service}")
         say(f"reads: {READ_QUERY}")
