@@ -110,16 +110,21 @@ async fn connect_with_retry(options: ConnectOptions, retry: Duration) -> Result<
 /// Whether the error means "the database could not be reached or would not take a
 /// connection now", as opposed to "it refused the statement": `SERVICE_UNAVAILABLE`
 /// to a client, safe to retry.
+///
+/// That includes a pooled connection the server ended while it sat in the pool
+/// (a restart, `pg_terminate_backend`): busy connections are not pinged before use
+/// ([`PING_IF_IDLE_FOR`]), so its next statement reads the server's goodbye,
+/// SQLSTATE class 57P (operator intervention) or 08 (connection exception). The pool
+/// drops that connection when it takes it back.
 pub fn is_unreachable(err: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx::Error};
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                e.as_ref(),
-                Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed
-            )
-        }
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+            Error::Database(db) => db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+            _ => false,
+        },
         _ => false,
     }
 }
