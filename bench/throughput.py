@@ -52,9 +52,11 @@ THREADS = 2
 # Tokens and user ids are decimal strings so pgbench can derive them with \set.
 TOKEN_BASE, USER_BASE = 1_000_000_000_000_000_000, 2_000_000_000_000_000_000
 # Task n (1..TASKS) has the id lpad(n, 32, '0') (32 decimal digits are 32 hex digits)
-# and belongs to user 1 + n % USERS. Toggles and updates hit tasks 1..HALF; deletes
-# hit tasks above HALF, each wrk run its own slice, so no task is deleted twice.
+# and belongs to user 1 + n % USERS. Toggles and updates hit tasks 1..HALF; the
+# service's deletes hit tasks HALF+1..PGBENCH_DELETES-1, each wrk run its own slice,
+# and pgbench's the tasks from PGBENCH_DELETES on, so no task is deleted twice.
 HALF = TASKS // 2
+PGBENCH_DELETES = HALF + (TASKS - HALF) // 2
 READ_QUERY = "{ tasks(first: 20) { nodes { id title completed createdAt } } }"
 CREATE = "mutation($t: String!) { createTask(input: { title: $t }) { id } }"
 TOGGLE = "mutation($id: ID!) { toggleTask(id: $id) { id completed } }"
@@ -536,7 +538,7 @@ def main():
                            new_task=True),
             pgbench_script(captured[2], directory, "toggle", task_sets(1, HALF), task=1),
             pgbench_script(captured[3], directory, "update", task_sets(1, HALF), task=2),
-            pgbench_script(captured[4], directory, "delete", task_sets(HALF + 1, TASKS - 1), task=TASKS),
+            pgbench_script(captured[4], directory, "delete", task_sets(PGBENCH_DELETES, TASKS - 1), task=TASKS),
         ]
         scripts["writes"] = [path for path, _ in writes]
         defines["writes"] = [arg for _, d in writes for arg in d]
@@ -557,7 +559,7 @@ def main():
             for label, _ in services:
                 rss_idle[label] = status_kib(procs[label].pid, "VmRSS")
             runs = ROUNDS * len(services)
-            slice_size = (TASKS - 1 - HALF) // max(runs, 1)
+            slice_size = (PGBENCH_DELETES - 1 - HALF) // max(runs, 1)
             run = 0
             for _ in range(ROUNDS):
                 for mix in MIXES:
