@@ -10,6 +10,10 @@ VMs, so the sampling clock is cpu-clock.
     CALLERS=1 python3 bench/profile.py   # with call graphs (DWARF): slower, larger
 
 perf.data is left in PERF_DATA (default /tmp/todo-graphql-perf.data) for `perf report -i`.
+Debian 12's perf 6.1 does not read this binary's symbols (it prints addresses); map
+them with `nm -C -n` (an address in the report is the file offset: add the executable
+LOAD segment's vaddr minus its offset, `readelf -l`), or use
+`valgrind --tool=callgrind`, whose instruction counts also do not move with the load.
 """
 import json, os, secrets, shutil, subprocess, sys, tempfile, time
 
