@@ -61,6 +61,14 @@ pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, Sta
     Ok((db, counter))
 }
 
+/// How long a pooled connection may have been idle before it is pinged (one round
+/// trip, an empty `Sync`) on its way out of the pool. A busy connection is handed
+/// out unchecked: a ping before every use doubled the round trips of a one-statement
+/// request. One that sat idle this long may have been dropped by the server, a
+/// proxy or a firewall, so it is checked first; a connection that dies while in use
+/// fails its request (`SERVICE_UNAVAILABLE`, retryable) and leaves the pool.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// What every pool of the service shares: timeouts, lifetimes, no statement logs.
 fn options(config: &DatabaseConfig) -> ConnectOptions {
     options_with_url(config, &config.url)
@@ -74,6 +82,7 @@ fn options_with_url(config: &DatabaseConfig, url: &SecretString) -> ConnectOptio
         .connect_timeout(config.acquire_timeout)
         .idle_timeout(config.idle_timeout)
         .max_lifetime(config.max_lifetime)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(false);
     options
 }
@@ -102,16 +111,21 @@ async fn connect_with_retry(options: ConnectOptions, retry: Duration) -> Result<
 /// Whether the error means "the database could not be reached or would not take a
 /// connection now", as opposed to "it refused the statement": `SERVICE_UNAVAILABLE`
 /// to a client, safe to retry.
+///
+/// That includes a pooled connection the server ended while it sat in the pool
+/// (a restart, `pg_terminate_backend`): busy connections are not pinged before use
+/// ([`PING_IF_IDLE_FOR`]), so its next statement reads the server's goodbye,
+/// SQLSTATE class 57P (operator intervention) or 08 (connection exception). The pool
+/// drops that connection when it takes it back.
 pub fn is_unreachable(err: &DbErr) -> bool {
     use sea_orm::{RuntimeErr, sqlx::Error};
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            matches!(
-                e.as_ref(),
-                Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed
-            )
-        }
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+            Error::Database(db) => db.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+            _ => false,
+        },
         _ => false,
     }
 }

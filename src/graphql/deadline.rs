@@ -3,25 +3,20 @@
 //! A query is simply stopped at the deadline: it wrote nothing. A mutation runs
 //! in a task of its own, so neither the deadline nor a client that disconnects
 //! can drop it while a statement is in flight. Instead, async-graphql runs a
-//! mutation's root fields one after another, and [`DeadlineCheck`] refuses to
-//! *start* one once the deadline has passed: `SERVICE_UNAVAILABLE`, nothing
-//! written, and the fields already run keep their answers. A field that started
-//! is bounded by PostgreSQL's `statement_timeout` instead (see [`crate::db::Writer`]).
+//! mutation's root fields one after another, and each carries the guard
+//! [`not_passed`], which refuses to *start* one once the deadline has passed:
+//! `SERVICE_UNAVAILABLE`, nothing written, and the fields already run keep their
+//! answers. A field that started is bounded by PostgreSQL's `statement_timeout`
+//! instead (see [`crate::db::Writer`]).
+//!
+//! A guard rather than a schema extension: an extension that wraps field
+//! resolution puts every field of every query through the extension chain.
 
-use std::sync::Arc;
-
-use async_graphql::{
-    PathSegment, Request, Response, ServerError, ServerResult, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
-    parser::types::OperationType,
-};
+use async_graphql::{Context, ErrorExtensions, Request, Response, ServerError, parser::types::OperationType};
 use tokio::time::Instant;
 
 use super::AppSchema;
 use crate::error::{self, code, with_code};
-
-/// The mutation root's name in the schema.
-const MUTATION: &str = "Mutation";
 
 /// When the request's time is up; request data.
 #[derive(Clone, Copy, Debug)]
@@ -55,45 +50,17 @@ fn refused(code: &str, message: String) -> Response {
     Response::from_errors(vec![error::refusal(message, code)])
 }
 
-/// Registers [`DeadlineCheck`] on the schema.
-pub struct DeadlineFactory;
-
-impl ExtensionFactory for DeadlineFactory {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(DeadlineCheck)
-    }
-}
-
-/// Refuses to start a mutation's root field after the deadline.
-struct DeadlineCheck;
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DeadlineCheck {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let root_of_mutation = info.path_node.parent.is_none() && info.parent_type == MUTATION;
-        if root_of_mutation && ctx.data_opt::<Deadline>().is_some_and(|deadline| Instant::now() >= deadline.0) {
-            let mut error = ServerError::new(
-                "the request ran out of time before this mutation started; nothing was written; try again",
-                Some(info.field.name.pos),
-            );
-            error.path = vec![PathSegment::Field(info.alias.unwrap_or(info.name).to_owned())];
-            return Err(with_code(error, code::SERVICE_UNAVAILABLE));
-        }
-        next.run(ctx, info).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mutation_root_is_named_as_the_check_expects() {
-        assert!(super::super::sdl().contains(&format!("type {MUTATION} {{")));
+/// The guard of every mutation field: refuses to start it once the request's time
+/// is up (`#[graphql(guard = "deadline::not_passed")]`).
+///
+/// # Errors
+/// `SERVICE_UNAVAILABLE` past the deadline: nothing was written.
+pub fn not_passed(ctx: &Context<'_>) -> async_graphql::Result<()> {
+    match ctx.data_opt::<Deadline>() {
+        Some(deadline) if Instant::now() >= deadline.0 => Err(async_graphql::Error::new(
+            "the request ran out of time before this mutation started; nothing was written; try again",
+        )
+        .extend_with(|_, extensions| extensions.set("code", code::SERVICE_UNAVAILABLE))),
+        _ => Ok(()),
     }
 }

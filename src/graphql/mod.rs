@@ -54,7 +54,6 @@ pub fn build(db: DatabaseConnection, users: Users, cursor_secret: &str, limits: 
         .data(cursor::CursorCodec::new(cursor_secret))
         .data(limits.clone())
         .extension(validation::ValidationFactory { max_complexity: limits.max_complexity })
-        .extension(deadline::DeadlineFactory)
         .finish()
 }
 

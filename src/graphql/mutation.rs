@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::Utc;
 
 use super::{
-    context,
+    context, deadline,
     input::{CreateTaskInput, UpdateTaskInput, task_id},
     types::{Task, saturate},
 };
@@ -25,7 +25,7 @@ fn publish(ctx: &Context<'_>, kind: ChangeKind, user_id: &str, task_ids: Vec<uui
     }
 }
 
-/// The mutation root.
+/// The mutation root. Every field carries the guard [`deadline::not_passed`].
 #[derive(Default)]
 pub struct MutationRoot;
 
@@ -33,6 +33,7 @@ pub struct MutationRoot;
 impl MutationRoot {
     /// Creates a task owned by the signed-in user. With `input.clientMutationId` it
     /// is safe to retry: the same key again answers the task the first call created.
+    #[graphql(guard = "deadline::not_passed")]
     async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> AppResult<Task> {
         let user = context::signed_in(ctx).await?;
         let (new, key) = input.validate()?;
@@ -58,6 +59,7 @@ impl MutationRoot {
     }
 
     /// Changes the given fields of a task; an omitted field is left as it is, description: null clears it.
+    #[graphql(guard = "deadline::not_passed")]
     async fn update_task(&self, ctx: &Context<'_>, id: ID, input: UpdateTaskInput) -> AppResult<Task> {
         let user = context::signed_in(ctx).await?;
         let id = task_id(&id)?;
@@ -70,6 +72,7 @@ impl MutationRoot {
     }
 
     /// Flips `completed` atomically (concurrent toggles never lose an update).
+    #[graphql(guard = "deadline::not_passed")]
     async fn toggle_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
         let user = context::signed_in(ctx).await?;
         let id = task_id(&id)?;
@@ -80,6 +83,7 @@ impl MutationRoot {
     }
 
     /// Deletes a task and returns its id, as given (ids are accepted only in the form the service writes them).
+    #[graphql(guard = "deadline::not_passed")]
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<ID> {
         let user = context::signed_in(ctx).await?;
         let uuid = task_id(&id)?;
@@ -92,6 +96,7 @@ impl MutationRoot {
     }
 
     /// Deletes all completed tasks of the signed-in user and returns how many were deleted.
+    #[graphql(guard = "deadline::not_passed")]
     async fn clear_completed_tasks(&self, ctx: &Context<'_>) -> AppResult<i32> {
         let user = context::signed_in(ctx).await?;
         let deleted = db::task::delete_completed(context::writer(ctx)?, &user.id).await?;

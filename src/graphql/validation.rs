@@ -35,6 +35,11 @@ struct Validation {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for Validation {
+    /// Fields resolve without this extension in their way (see vendor/README.md).
+    fn wraps_resolve(&self) -> bool {
+        false
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,

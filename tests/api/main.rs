@@ -27,6 +27,7 @@ mod postgres;
 mod queries;
 mod readme;
 mod retries;
+mod round_trips;
 mod schema;
 mod subscription_events;
 mod subscription_fanout;

@@ -436,6 +436,13 @@ pub trait Extension: Sync + Send + 'static {
         next.run(ctx, operation_name).await
     }
 
+    /// Whether this extension implements [`Extension::resolve`]. todo-graphql
+    /// patch: when no extension of a request does, fields resolve without going
+    /// through the extension chain, as they do without any extension.
+    fn wraps_resolve(&self) -> bool {
+        true
+    }
+
     /// Called at resolve field.
     async fn resolve(
         &self,
@@ -459,6 +466,7 @@ pub trait ExtensionFactory: Send + Sync + 'static {
 #[doc(hidden)]
 pub struct Extensions {
     extensions: Vec<Arc<dyn Extension>>,
+    wraps_resolve: bool,
     schema_env: SchemaEnv,
     session_data: Arc<Data>,
     query_data: Option<Arc<Data>>,
@@ -471,8 +479,10 @@ impl Extensions {
         schema_env: SchemaEnv,
         session_data: Arc<Data>,
     ) -> Self {
+        let extensions: Vec<Arc<dyn Extension>> = extensions.into_iter().collect();
         Extensions {
-            extensions: extensions.into_iter().collect(),
+            wraps_resolve: extensions.iter().any(|extension| extension.wraps_resolve()),
+            extensions,
             schema_env,
             session_data,
             query_data: None,
@@ -484,9 +494,10 @@ impl Extensions {
         self.query_data = Some(data);
     }
 
+    /// Whether any extension wraps field resolution (todo-graphql patch).
     #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.extensions.is_empty()
+    pub(crate) fn wraps_resolve(&self) -> bool {
+        self.wraps_resolve
     }
 
     #[inline]

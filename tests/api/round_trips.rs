@@ -1,0 +1,167 @@
+//! What one request costs the database, counted twice: statements by the service's
+//! own pool ([`StatementCounter`](todo_graphql::db::StatementCounter)), and round
+//! trips on the wire by a proxy between the service and PostgreSQL, so that a ping
+//! (a bare `Sync`), a `BEGIN` or a second acquire shows up too.
+//!
+//! A round trip is a frontend message the server answers with `ReadyForQuery`: a
+//! `Sync` ('S', ending an extended-protocol exchange or alone as sqlx's ping) or a
+//! simple `Query` ('Q'). The startup message is not one; TLS is off through the proxy,
+//! so the messages can be read.
+//!
+//! What the pins below hold: no ping when a connection is taken from the pool (only
+//! one idle for `PING_IF_IDLE_FOR` is pinged), one round trip per statement (each is
+//! prepared once per pooled connection), and one ping when a connection goes back:
+//! sqlx 0.9 always pings on release, so every acquire costs one round trip more than
+//! its statements.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+};
+
+use crate::helpers::*;
+
+/// PostgreSQL's `SSLRequest` and `GSSENCRequest` codes: the proxy cannot read past them.
+const ENCRYPTION_REQUESTS: [u32; 2] = [80_877_103, 80_877_104];
+
+/// A TCP proxy in front of PostgreSQL that counts round trips of every connection.
+struct WireCounter {
+    port: u16,
+    round_trips: Arc<AtomicU64>,
+}
+
+impl WireCounter {
+    async fn start(upstream: (String, u16)) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let round_trips = Arc::new(AtomicU64::new(0));
+        let counter = round_trips.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = TcpStream::connect(upstream.clone()).await.unwrap();
+                tokio::spawn(forward(client, server, counter.clone()));
+            }
+        });
+        Self { port, round_trips }
+    }
+
+    fn get(&self) -> u64 {
+        self.round_trips.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies the server's bytes back untouched, and the client's message by message,
+/// counting `Sync` and `Query`.
+async fn forward(client: TcpStream, server: TcpStream, round_trips: Arc<AtomicU64>) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    });
+    // The startup message: a length, then a protocol code, no type byte.
+    let mut length = [0; 4];
+    if client_read.read_exact(&mut length).await.is_err() {
+        return;
+    }
+    let mut startup = vec![0; (u32::from_be_bytes(length) as usize).saturating_sub(4)];
+    if client_read.read_exact(&mut startup).await.is_err() {
+        return;
+    }
+    let code = u32::from_be_bytes(startup[..4].try_into().unwrap());
+    assert!(!ENCRYPTION_REQUESTS.contains(&code), "the service asked for TLS through the counting proxy");
+    if server_write.write_all(&length).await.is_err() || server_write.write_all(&startup).await.is_err() {
+        return;
+    }
+    loop {
+        let mut header = [0; 5];
+        if client_read.read_exact(&mut header).await.is_err() {
+            return;
+        }
+        if matches!(header[0], b'S' | b'Q') {
+            round_trips.fetch_add(1, Ordering::SeqCst);
+        }
+        let length = u32::from_be_bytes(header[1..].try_into().unwrap()) as usize;
+        let mut body = vec![0; length.saturating_sub(4)];
+        if client_read.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        if server_write.write_all(&header).await.is_err() || server_write.write_all(&body).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The tests' pool size (`helpers::database_config`): more warm-ups than connections.
+const POOL_SIZE: usize = 5;
+
+/// The service over a fresh database, connected through a [`WireCounter`].
+async fn counted_app() -> (TestApp, WireCounter) {
+    let database = TestDatabase::new().await;
+    let mut url = url::Url::parse(&database.url).unwrap();
+    let upstream = (url.host_str().unwrap().to_owned(), url.port().unwrap_or(5432));
+    let proxy = WireCounter::start(upstream).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(proxy.port)).unwrap();
+    url.query_pairs_mut().append_pair("sslmode", "disable");
+    let app = spawn_app_with_url(database, url.as_str()).await;
+    (app, proxy)
+}
+
+/// Statements and round trips of one request, run before on every pooled connection
+/// (the pool hands out its idle connections in turn) so that its statements are
+/// already prepared, as they are in use.
+async fn cost(app: &TestApp, proxy: &WireCounter, user: &TestUser, query: &str, variables: Value) -> (u64, u64) {
+    for _ in 0..POOL_SIZE {
+        let warm = app.graphql(Some(user), query, variables.clone()).await;
+        assert_eq!(warm["errors"], Value::Null, "{warm}");
+    }
+    let (statements, round_trips) = (app.statements.get(), proxy.get());
+    let body = app.graphql(Some(user), query, variables).await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    (app.statements.get() - statements, proxy.get() - round_trips)
+}
+
+#[tokio::test]
+async fn the_tasks_page_is_two_statements_in_four_round_trips() {
+    let (app, proxy) = counted_app().await;
+    let ada = app.create_user("Ada").await;
+    app.insert_tasks(&ada.id, (1..=30).map(|n| format!("task {n}")), chrono::Utc::now()).await;
+    let page = "{ tasks(first: 20) { nodes { id title completed createdAt } } }";
+    // The session lookup and the page, each on its own acquire, each acquire with
+    // its ping on release.
+    assert_eq!(cost(&app, &proxy, &ada, page, json!({})).await, (2, 4));
+}
+
+#[tokio::test]
+async fn me_is_one_statement_in_two_round_trips() {
+    let (app, proxy) = counted_app().await;
+    let ada = app.create_user("Ada").await;
+    assert_eq!(cost(&app, &proxy, &ada, "{ me { id email } }", json!({})).await, (1, 2));
+}
+
+#[tokio::test]
+async fn a_toggle_is_one_lookup_and_one_transaction() {
+    let (app, proxy) = counted_app().await;
+    let ada = app.create_user("Ada").await;
+    let id = app.create_task(&ada, "Write the report").await["id"].clone();
+    let toggle = "mutation($id: ID!) { toggleTask(id: $id) { id completed } }";
+    // Statements: the session lookup, set_config, UPDATE … RETURNING, pg_notify. Round
+    // trips: those four, BEGIN and COMMIT, and the two acquires' pings on release.
+    assert_eq!(cost(&app, &proxy, &ada, toggle, json!({ "id": id })).await, (4, 8));
+}
+
+#[tokio::test]
+async fn a_request_without_a_session_never_reaches_the_database() {
+    let (app, proxy) = counted_app().await;
+    let before = proxy.get();
+    let body = app.graphql(None, "{ me { id } }", json!({})).await;
+    assert_eq!(body["data"]["me"], Value::Null, "{body}");
+    assert_eq!(proxy.get(), before, "no candidate token, no round trip");
+}
