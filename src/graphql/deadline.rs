@@ -12,11 +12,11 @@
 //! A guard rather than a schema extension: an extension that wraps field
 //! resolution puts every field of every query through the extension chain.
 
-use async_graphql::{Context, ErrorExtensions, Request, Response, ServerError, parser::types::OperationType};
+use async_graphql::{Context, ErrorExtensions, Request, Response, parser::types::OperationType};
 use tokio::time::Instant;
 
 use super::AppSchema;
-use crate::error::{self, code, with_code};
+use crate::error::{self, code};
 
 /// When the request's time is up; request data.
 #[derive(Clone, Copy, Debug)]
