@@ -36,7 +36,7 @@ use tokio::sync::OnceCell;
 use crate::db::user::Users;
 
 /// Most candidate tokens taken from one request; more is not a browser's doing.
-const MAX_CANDIDATES: usize = 4;
+const MAX_CANDIDATES: usize = crate::db::user::MAX_TOKENS;
 /// Longest token looked up; Better Auth's are 32 characters.
 const MAX_TOKEN_LEN: usize = 256;
 

@@ -20,6 +20,7 @@ use self::{
     layout::{IdType, Layout},
     sql::Sql,
 };
+pub use self::sql::MAX_TOKENS;
 use crate::config::BetterAuthSchema;
 
 /// A live session, as much of it as the service keeps.
@@ -120,6 +121,14 @@ impl Users {
         })
     }
 
+    /// The session lookup's text for `candidates` tokens, for the test that reads
+    /// its plan.
+    #[doc(hidden)]
+    pub fn session_lookup_sql(&self, candidates: usize) -> &str {
+        let index = if self.sql.backend == DbBackend::Sqlite { 0 } else { candidates.clamp(1, MAX_TOKENS) - 1 };
+        &self.sql.live_session[index]
+    }
+
     /// The pool these reads go through (the `jwks` keys are read over it too).
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
@@ -147,7 +156,13 @@ impl Users {
         if tokens.is_empty() {
             return Ok(None);
         }
-        let statement = self.statement(&self.sql.live_session, vec![self.list(tokens.to_vec()), now.into()]);
+        let tokens = &tokens[..tokens.len().min(MAX_TOKENS)];
+        let statement = if self.sql.backend == DbBackend::Sqlite {
+            self.statement(&self.sql.live_session[0], vec![now.into(), self.list(tokens.to_vec())])
+        } else {
+            let values = std::iter::once(now.into()).chain(tokens.iter().map(|token| token.as_str().into()));
+            self.statement(&self.sql.live_session[tokens.len() - 1], values.collect())
+        };
         let rows = SessionRow::find_by_statement(statement).all(&self.db).await?;
         let mut rows: Vec<Option<SessionRow>> = rows.into_iter().map(Some).collect();
         Ok(tokens.iter().find_map(|token| {

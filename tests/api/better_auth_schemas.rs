@@ -329,3 +329,45 @@ async fn a_name_that_would_be_sql_stops_the_binary_before_any_statement() {
     assert!(tasks.try_get::<bool>("", "t").unwrap());
     db.close().await.unwrap();
 }
+
+/// PostgreSQL switches a prepared statement to its generic plan after five runs when
+/// that plan looks no dearer. For the session lookup that plan must still be two
+/// index lookups for any number of candidates: `= ANY($1)` was planned for ten
+/// tokens, as a hash join over the whole user table.
+#[tokio::test]
+async fn the_session_lookup_stays_two_index_lookups_in_its_generic_plan() {
+    let app = spawn_app().await;
+    app.db
+        .execute_unprepared(
+            r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+                 SELECT 'u' || g, 'User ' || g, 'u' || g || '@example.com', false, now(), now()
+                 FROM generate_series(1, 5000) AS g;
+               INSERT INTO session (id, token, "userId", "expiresAt", "createdAt", "updatedAt")
+                 SELECT 's' || g, 't' || g, 'u' || g, now() + interval '1 day', now(), now()
+                 FROM generate_series(1, 5000) AS g;
+               ANALYZE "user"; ANALYZE session;"#,
+        )
+        .await
+        .unwrap();
+    let users = Users::prepare(&app.db, &BetterAuthSchema::default()).await.unwrap();
+    // One connection for SET, PREPARE and EXPLAIN: a transaction holds it.
+    let transaction = sea_orm::TransactionTrait::begin(&app.db).await.unwrap();
+    transaction.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await.unwrap();
+    for candidates in 1..=todo_graphql::db::user::MAX_TOKENS {
+        transaction
+            .execute_unprepared(&format!("PREPARE lookup_{candidates} AS {}", users.session_lookup_sql(candidates)))
+            .await
+            .unwrap();
+        let tokens: Vec<String> = (1..=candidates).map(|i| format!("'t{i}'")).collect();
+        let explain = format!("EXPLAIN EXECUTE lookup_{candidates}(now(), {})", tokens.join(", "));
+        let rows = transaction
+            .query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, explain))
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows.iter().map(|row| row.try_get_by_index::<String>(0).unwrap()).collect();
+        let plan = plan.join("\n");
+        assert!(!plan.contains("Seq Scan"), "{candidates} candidates:\n{plan}");
+        assert!(plan.matches("Index").count() >= 2, "{candidates} candidates:\n{plan}");
+    }
+    transaction.rollback().await.unwrap();
+}

@@ -6,13 +6,20 @@ use sea_orm::DbBackend;
 
 use super::layout::{Clock, IdType, Layout};
 
+/// Most candidate tokens one session lookup takes (the caller keeps to it).
+pub const MAX_TOKENS: usize = 4;
+
 /// The statements, ready to be prepared on each connection once and reused.
 #[derive(Debug)]
 pub struct Sql {
     /// The backend they are written for.
     pub backend: DbBackend,
-    /// Session and user by candidate tokens (`$1`, a list), live at `$2`.
-    pub live_session: String,
+    /// Session and user by candidate tokens, live at `$1`: on PostgreSQL one
+    /// statement per number of candidates (`[n - 1]` takes `$2` to `$n+1`, as
+    /// `IN (…)`), on SQLite one (`?2`, a JSON list). PostgreSQL's generic plan for
+    /// `= ANY($1)` guesses ten tokens and hash-joins the whole user table; with one
+    /// parameter per token it plans two index lookups, as for a single token.
+    pub live_session: Vec<String>,
     /// A session's `expiresAt` by token `$1` and user id `$2`, live at `$3`.
     pub session_expiry: String,
     /// Users by ids (`$1`, a list).
@@ -85,16 +92,28 @@ impl Sql {
             ),
         };
         let expires_at = read(format!("s.{}", s.expires_at.quoted()), layout.expires_at);
-        Self {
-            backend,
-            live_session: format!(
+        let live_session = |tokens: String| {
+            format!(
                 "SELECT s.{token} AS token, {expires_at} AS expires_at, {user_columns} FROM {join} \
                  WHERE s.{token} {tokens} AND {live}{not_banned}",
                 token = s.token.quoted(),
-                tokens = list(p1),
-                live = live(p2),
-                not_banned = not_banned(p2),
-            ),
+                live = live(p1),
+                not_banned = not_banned(p1),
+            )
+        };
+        let live_session = if sqlite {
+            vec![live_session(list(p2))]
+        } else {
+            (1..=MAX_TOKENS)
+                .map(|n| {
+                    let params: Vec<String> = (2..=n + 1).map(|i| format!("${i}")).collect();
+                    live_session(format!("IN ({})", params.join(", ")))
+                })
+                .collect()
+        };
+        Self {
+            backend,
+            live_session,
             // The user table only when a ban can end the session.
             session_expiry: if layout.bans.is_some() {
                 format!(
@@ -158,13 +177,14 @@ mod tests {
     fn the_default_schema_reads_as_before() {
         let sql = Sql::build(&Layout::embedded(), DbBackend::Postgres);
         assert_eq!(
-            sql.live_session,
+            sql.live_session[0],
             "SELECT s.\"token\" AS token, s.\"expiresAt\" AS expires_at, u.\"id\" AS id, u.\"name\" AS name, \
              u.\"email\" AS email, u.\"emailVerified\" AS email_verified, u.\"image\" AS image, \
              u.\"createdAt\" AS created_at, u.\"updatedAt\" AS updated_at \
              FROM \"session\" AS s JOIN \"user\" AS u ON u.\"id\" = s.\"userId\" \
-             WHERE s.\"token\" = ANY($1) AND s.\"expiresAt\" > $2"
+             WHERE s.\"token\" IN ($2) AND s.\"expiresAt\" > $1"
         );
+        assert!(sql.live_session[3].contains("WHERE s.\"token\" IN ($2, $3, $4, $5) AND"), "{}", sql.live_session[3]);
         let sqlite = Sql::build(&Layout::embedded(), DbBackend::Sqlite);
         assert!(sqlite.by_ids.ends_with("WHERE u.\"id\" IN (SELECT value FROM json_each(?1))"), "{}", sqlite.by_ids);
     }
@@ -172,16 +192,16 @@ mod tests {
     #[test]
     fn uuid_ids_and_utc_timestamps_are_cast_and_bans_are_checked() {
         let sql = Sql::build(&drizzle(), DbBackend::Postgres);
-        assert!(sql.live_session.contains("u.\"id\"::text AS id"), "{}", sql.live_session);
-        assert!(sql.live_session.contains("(s.\"expires_at\" AT TIME ZONE 'UTC') AS expires_at"));
-        assert!(sql.live_session.contains("FROM \"sessions\" AS s JOIN \"users\" AS u ON u.\"id\" = s.\"user_id\""));
-        assert!(sql.live_session.contains("s.\"expires_at\" > ($2::timestamptz AT TIME ZONE 'UTC')"));
+        let live_session = &sql.live_session[0];
+        assert!(live_session.contains("u.\"id\"::text AS id"), "{live_session}");
+        assert!(live_session.contains("(s.\"expires_at\" AT TIME ZONE 'UTC') AS expires_at"));
+        assert!(live_session.contains("FROM \"sessions\" AS s JOIN \"users\" AS u ON u.\"id\" = s.\"user_id\""));
+        assert!(live_session.contains("s.\"expires_at\" > ($1::timestamptz AT TIME ZONE 'UTC')"));
         assert!(
-            sql.live_session.ends_with(
-                "AND (u.\"banned\" IS NOT TRUE OR u.\"ban_expires\" < ($2::timestamptz AT TIME ZONE 'UTC'))"
+            live_session.ends_with(
+                "AND (u.\"banned\" IS NOT TRUE OR u.\"ban_expires\" < ($1::timestamptz AT TIME ZONE 'UTC'))"
             ),
-            "{}",
-            sql.live_session
+            "{live_session}"
         );
         assert!(sql.session_expiry.contains("u.\"id\"::text = $2"), "{}", sql.session_expiry);
         assert!(sql.session_expiry.contains("u.\"ban_expires\" < ($3::timestamptz"), "{}", sql.session_expiry);
@@ -194,7 +214,7 @@ mod tests {
         let mut layout = drizzle();
         layout.session_user_id = IdType::Text;
         let sql = Sql::build(&layout, DbBackend::Postgres);
-        assert!(sql.live_session.contains("ON u.\"id\" = s.\"user_id\"::uuid"), "{}", sql.live_session);
+        assert!(sql.live_session[0].contains("ON u.\"id\" = s.\"user_id\"::uuid"), "{}", sql.live_session[0]);
     }
 
     #[test]
