@@ -16,11 +16,11 @@ use chrono::{DateTime, Utc};
 use entity::user;
 use sea_orm::{DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement, Value};
 
+pub use self::sql::MAX_TOKENS;
 use self::{
     layout::{IdType, Layout},
     sql::Sql,
 };
-pub use self::sql::MAX_TOKENS;
 use crate::config::BetterAuthSchema;
 
 /// A live session, as much of it as the service keeps.
