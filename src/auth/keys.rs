@@ -127,47 +127,68 @@ pub enum KeySource {
     Url(url::Url, reqwest::Client),
 }
 
-/// The keys by `kid`, and when they were last loaded.
+/// After a failed load, the next may come this soon (not a whole `reload_min`).
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
+
+/// The keys by `kid`, when they were loaded, and when a load may run again.
 pub struct KeyStore {
     source: KeySource,
-    keys: RwLock<Arc<HashMap<String, Arc<VerifyKey>>>>,
-    last_load: tokio::sync::Mutex<Option<Instant>>,
+    keys: RwLock<Loaded>,
+    next_load: tokio::sync::Mutex<Option<Instant>>,
     reload_min: Duration,
+}
+
+/// One successful load.
+#[derive(Default)]
+struct Loaded {
+    keys: Arc<HashMap<String, Arc<VerifyKey>>>,
+    at: Option<Instant>,
 }
 
 impl KeyStore {
     /// An empty store; the first token loads the keys.
     pub fn new(source: KeySource, reload_min: Duration) -> Self {
-        Self { source, keys: RwLock::default(), last_load: tokio::sync::Mutex::new(None), reload_min }
+        Self { source, keys: RwLock::default(), next_load: tokio::sync::Mutex::new(None), reload_min }
     }
 
-    /// The key `kid`, loading the keys again when it is unknown and the last load is
-    /// older than `reload_min` (so a flood of made-up ids costs one load per interval).
+    /// The key `kid`. The keys are loaded again when `kid` is unknown, at most once
+    /// per `reload_min` (so a flood of made-up ids costs one load per interval), and
+    /// when they are older than twice `reload_min` (so a key deleted from the `jwks`
+    /// table or the JWKS document stops verifying within that time).
     pub async fn get(&self, db: &DatabaseConnection, kid: &str) -> Option<Arc<VerifyKey>> {
-        if let Some(key) = self.cached(kid) {
-            return Some(key);
+        let (key, fresh) = self.cached(kid);
+        if key.is_some() && fresh {
+            return key;
         }
-        let mut last_load = self.last_load.lock().await;
+        let mut next_load = self.next_load.lock().await;
         // Another request may have loaded them while this one waited.
-        if let Some(key) = self.cached(kid) {
-            return Some(key);
+        let (key, fresh) = self.cached(kid);
+        if key.is_some() && fresh {
+            return key;
         }
-        if last_load.is_some_and(|at| at.elapsed() < self.reload_min) {
-            return None;
+        if next_load.is_some_and(|at| Instant::now() < at) {
+            return key;
         }
-        *last_load = Some(Instant::now());
         match self.load(db).await {
             Ok(keys) => {
                 tracing::info!(keys = keys.len(), "loaded the JWT public keys");
-                *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+                *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Loaded { keys: Arc::new(keys), at: Some(Instant::now()) };
+                *next_load = Some(Instant::now() + self.reload_min);
             }
-            Err(reason) => tracing::warn!(error = %reason, "loading the JWT public keys failed; keeping the old ones"),
+            Err(reason) => {
+                tracing::warn!(error = %reason, "loading the JWT public keys failed; keeping the old ones");
+                *next_load = Some(Instant::now() + RETRY_AFTER_FAILURE);
+            }
         }
-        self.cached(kid)
+        self.cached(kid).0
     }
 
-    fn cached(&self, kid: &str) -> Option<Arc<VerifyKey>> {
-        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(kid).cloned()
+    /// The key `kid` if known, and whether the keys are younger than twice `reload_min`.
+    fn cached(&self, kid: &str) -> (Option<Arc<VerifyKey>>, bool) {
+        let loaded = self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = loaded.at.is_some_and(|at| at.elapsed() < self.reload_min.saturating_mul(2));
+        (loaded.keys.get(kid).cloned(), fresh)
     }
 
     async fn load(&self, db: &DatabaseConnection) -> Result<HashMap<String, Arc<VerifyKey>>, String> {

@@ -25,7 +25,8 @@ pub struct TokenArgs {
     #[arg(long, env = "BETTER_AUTH_JWKS_URL", value_parser = parse_url, global = true)]
     pub better_auth_jwks_url: Option<url::Url>,
     /// Shortest time between two reloads of the keys, in seconds; a JWT with an
-    /// unknown `kid` reloads them at most this often.
+    /// unknown `kid` reloads them at most this often, and keys older than twice this
+    /// are reloaded, so a deleted key stops verifying.
     #[arg(long, env = "JWKS_RELOAD_MIN_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
     pub jwks_reload_min_secs: u64,
     /// Accept Better Auth's `session_data` cookie cache without asking the database.

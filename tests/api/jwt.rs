@@ -329,3 +329,17 @@ async fn a_jwt_of_a_banned_user_is_unauthenticated_until_the_ban_expires() {
     .await;
     assert_signed_in(&as_bearer(&app, &token).await, &user.id, "after the ban expired");
 }
+
+#[tokio::test]
+async fn a_key_deleted_from_jwks_stops_verifying_within_twice_the_reload_interval() {
+    let app = spawn_with_jwt(Duration::from_secs(1)).await;
+    let user = app.create_user("Ada").await;
+    app.create_task(&user, "mine").await;
+    let ed = key("EdDSA");
+    insert_key(&app, "leaked", &ed).await;
+    let token = ed.token("leaked", &user.id);
+    assert_signed_in(&as_bearer(&app, &token).await, &user.id, "before the key is deleted");
+    app.execute("DELETE FROM jwks WHERE id = 'leaked'", []).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_refused(&as_bearer(&app, &token).await, "a token signed by the deleted key");
+}
