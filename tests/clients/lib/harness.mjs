@@ -36,7 +36,8 @@ function withDatabase(url, database) {
   return u.toString();
 }
 
-async function admin(sql) {
+/** Runs `sql` on the server's maintenance database (CREATE/DROP DATABASE). */
+export async function onServer(sql) {
   const client = new pg.Client({ connectionString: serverUrl });
   try {
     await client.connect();
@@ -138,7 +139,7 @@ export async function spawnInstance({ databaseUrl, cookiePrefix, env = {} }) {
  */
 export async function startService({ cookiePrefix, env = {} } = {}) {
   const database = `clients_${randomBytes(6).toString('hex')}`;
-  await admin(`CREATE DATABASE ${database}`);
+  await onServer(`CREATE DATABASE ${database}`);
   const databaseUrl = withDatabase(serverUrl, database);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   const auth = makeAuth({ databaseUrl, cookiePrefix, pool });
@@ -162,7 +163,7 @@ export async function startService({ cookiePrefix, env = {} } = {}) {
     async stop() {
       await Promise.all(instances.map((instance) => instance.stop()));
       await pool.end();
-      await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await onServer(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     },
   };
 }

@@ -20,25 +20,11 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 
 import * as drizzleSchema from '../fixtures/drizzle-schema.mjs';
-import { SECRET, authRequest, graphql, signUp, spawnInstance } from '../lib/harness.mjs';
+import { SECRET, authRequest, graphql, onServer, signUp, spawnInstance } from '../lib/harness.mjs';
 
 const ME = '{ me { id email } }';
 const serverUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const drizzleSql = readFileSync(new URL('../../fixtures/better-auth/drizzle-plural-uuid-admin.sql', import.meta.url), 'utf8');
-
-async function onServer(sql) {
-  const client = new pg.Client({ connectionString: serverUrl });
-  try {
-    await client.connect();
-  } catch (err) {
-    throw new Error(`no PostgreSQL at TEST_DATABASE_URL (${new URL(serverUrl).host}): ${err.message}`);
-  }
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** A fresh database; answers its URL, a pool on it and `drop()`. */
 async function freshDatabase() {
