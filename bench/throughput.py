@@ -48,7 +48,8 @@ MIXES = [m for m in os.environ.get("MIX", "reads,writes").split(",") if m]
 # transactions that notified, and 64 connections would only queue on that lock.
 PGBENCH_CLIENTS = {"reads": int(os.environ.get("PGBENCH_READ_CLIENTS", CONNECTIONS)),
                    "writes": int(os.environ.get("PGBENCH_WRITE_CLIENTS", "10"))}
-THREADS = 2
+# wrk and pgbench refuse more threads than connections.
+THREADS = min(2, CONNECTIONS)
 # Tokens and user ids are decimal strings so pgbench can derive them with \set.
 TOKEN_BASE, USER_BASE = 1_000_000_000_000_000_000, 2_000_000_000_000_000_000
 # Task n (1..TASKS) has the id lpad(n, 32, '0') (32 decimal digits are 32 hex digits)
