@@ -165,6 +165,15 @@ pub trait Connection: Send {
     #[doc(hidden)]
     fn should_flush(&self) -> bool;
 
+    /// todo-graphql patch: whether the connection owes nothing: no buffered write,
+    /// no response still to read, no open transaction. The pool puts such a
+    /// connection back without a ping (see `PoolConnection`'s `Drop`). A driver
+    /// that cannot tell says `false`, and its connections are pinged as before.
+    #[doc(hidden)]
+    fn is_settled(&self) -> bool {
+        false
+    }
+
     /// Establish a new database connection.
     ///
     /// A value of [`Options`][Self::Options] is parsed from the provided connection string. This parsing
