@@ -13,7 +13,9 @@ Prints req/s, p50, p99, errors, CPU per request of the service (/proc/<pid>/stat
 of PostgreSQL (the postmaster's children serving the bench database, sampled every
 0.1 s, so other databases on a shared server are left out), resident memory idle and
 peak (VmRSS, VmHWM), start-up time to the first answer with sslmode=disable and
-sslmode=require beside psql's, and each ratio to pgbench. Writes the table to
+sslmode=require beside psql's, and each ratio to pgbench. Last, at one connection,
+the latency of a page DEEP rows into a long list (one more user with DEEP + 1,000
+tasks, the cursor found by walking the list) against the first page's, interleaved. Writes the table to
 bench/results/throughput-<date>-<host>.txt and draws it as an SVG chart beside it.
 
     apt-get install -y wrk postgresql-contrib    # wrk, pgbench
@@ -57,6 +59,14 @@ TOKEN_BASE, USER_BASE = 1_000_000_000_000_000_000, 2_000_000_000_000_000_000
 # service's deletes hit tasks HALF+1..PGBENCH_DELETES-1, each wrk run its own slice,
 # and pgbench's the tasks from PGBENCH_DELETES on, so no task is deleted twice.
 HALF = TASKS // 2
+# The deep page: a user of their own with DEEP_TASKS tasks (ids after the others'),
+# whose page after the cursor of row DEEP is timed against their first page.
+DEEP = int(os.environ.get("DEEP", "50000"))
+DEEP_TASKS = DEEP + 1000
+DEEP_USER = USERS + 1
+DEEP_SAMPLES = int(os.environ.get("DEEP_SAMPLES", "300"))
+DEEP_QUERY = ("query($after: String) { tasks(first: 20, after: $after) "
+              "{ nodes { id title completed createdAt } pageInfo { endCursor } } }")
 PGBENCH_DELETES = HALF + (TASKS - HALF) // 2
 READ_QUERY = "{ tasks(first: 20) { nodes { id title completed createdAt } } }"
 CREATE = "mutation($t: String!) { createTask(input: { title: $t }) { id } }"
@@ -279,6 +289,16 @@ def seed(url, service):
           ({USER_BASE} + 1 + n % {USERS})::text, now() - n * interval '1 second', now()
           FROM generate_series(1, {TASKS}) n;
         """)
+    psql(url, f"""
+        INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+          VALUES (({USER_BASE} + {DEEP_USER})::text, 'Deep', 'deep@example.com', true, now(), now());
+        INSERT INTO session (id, "expiresAt", token, "createdAt", "updatedAt", "userId")
+          VALUES ('deep', now() + interval '1 day', ({TOKEN_BASE} + {DEEP_USER})::text, now(), now(),
+                  ({USER_BASE} + {DEEP_USER})::text);
+        INSERT INTO tasks SELECT lpad(({TASKS} + m)::text, 32, '0')::uuid, 'deep ' || m, NULL, m % 3 = 0,
+          ({USER_BASE} + {DEEP_USER})::text, now() - m * interval '1 second', now()
+          FROM generate_series(1, {DEEP_TASKS}) m;
+        """)
     psql(url, "VACUUM ANALYZE")  # so autovacuum does not run during the phases
 
 
@@ -368,6 +388,38 @@ USER_SETS = [f"\\set u random(1, {USERS})", f"\\set tok {TOKEN_BASE} + :u", f"\\
 def task_sets(low, high):
     return [f"\\set n random({low}, {high})", f"\\set u 1 + :n % {USERS}", f"\\set tok {TOKEN_BASE} + :u",
             f"\\set uid {USER_BASE} + :u"]
+
+
+def deep_page(port):
+    """Median latency in ms of DEEP_USER's first page and of their page after row DEEP,
+    DEEP_SAMPLES of each, interleaved on one kept-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"content-type": "application/json", "cookie": cookie(DEEP_USER)}
+
+    def page(after):
+        started = time.perf_counter()
+        conn.request("POST", "/graphql", body=body(DEEP_QUERY, after=after), headers=headers)
+        answer = json.loads(conn.getresponse().read())
+        return time.perf_counter() - started, answer["data"]["tasks"]
+
+    # The cursor of row DEEP, by walking the list 100 rows at a time.
+    cursor = None
+    for _ in range(DEEP // 100):
+        conn.request("POST", "/graphql", headers=headers, body=json.dumps({
+            "query": "query($after: String) { tasks(first: 100, after: $after) { pageInfo { endCursor } } }",
+            "variables": {"after": cursor}}))
+        cursor = json.loads(conn.getresponse().read())["data"]["tasks"]["pageInfo"]["endCursor"]
+    first, deep = [], []
+    for n in range(DEEP_SAMPLES + 20):
+        a, top = page(None)
+        b, far = page(cursor)
+        if top["nodes"][0]["title"] != "deep 1" or far["nodes"][0]["title"] != f"deep {DEEP + 1}":
+            raise SystemExit(f"the deep page read the wrong rows: {top['nodes'][0]} {far['nodes'][0]}")
+        if n >= 20:  # the first 20 of each warm up
+            first.append(a)
+            deep.append(b)
+    conn.close()
+    return percentile(first, 50) * 1000, percentile(deep, 50) * 1000
 
 
 def percentile(values, p):
@@ -573,6 +625,7 @@ def main():
                         run_pgbench(url_nossl, scripts[mix], defines[mix], directory, master, name,
                                     PGBENCH_CLIENTS[mix]))
             rss_peak = {label: status_kib(procs[label].pid, "VmHWM") for label, _ in services}
+            deep = {label: deep_page(ports[label]) for label, _ in services}
         finally:
             for proc in procs.values():
                 stop(proc)
@@ -625,6 +678,10 @@ def main():
                 f"(VmRSS 1 s after start, VmHWM after the load); start-up to the first answered tasks request "
                 f"{startup[(label, 'disable')] * 1000:.0f} ms with sslmode=disable, "
                 f"{startup[(label, 'require')] * 1000:.0f} ms with sslmode=require")
+        for label, _ in services:
+            first_ms, deep_ms = deep[label]
+            say(f"{label}: a page {DEEP:,} rows deep (cursor), p50 {deep_ms:.2f} ms against {first_ms:.2f} ms for the "
+                f"first page: {deep_ms / first_ms:.2f}x ({DEEP_SAMPLES} of each, interleaved, one connection)")
         say(f"psql -c 'SELECT 1' (process start, connect, one statement): {connect_ms(url, 'disable'):.0f} ms with "
             f"sslmode=disable, {connect_ms(url, 'require'):.0f} ms with sslmode=require (best of 5)")
         os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
