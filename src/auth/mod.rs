@@ -8,7 +8,9 @@
 //! 3. The token must name a session whose `"expiresAt"` is in the future.
 //!
 //! All candidates go to the database in one indexed query, and only when a resolver
-//! first asks who is signed in: introspection and `__typename` never touch it.
+//! first asks who is signed in: introspection and `__typename` never touch it. A
+//! resolver may run that query with its own read joined to it
+//! ([`Viewer::user_along`]): the tasks page does, in one statement.
 //!
 //! When configured, two more proofs come first: a bearer shaped like a JWT goes to
 //! [`jwt`] (the `jwt()` plugin, then one lookup of the user by id) and never to the
@@ -203,6 +205,37 @@ impl Viewer {
     pub async fn user(&self, users: &Users) -> Result<Option<&user::Model>, DbErr> {
         let user = self.user.get_or_try_init(|| self.look_up(users)).await?;
         Ok(user.as_ref())
+    }
+
+    /// The signed-in user, as [`Viewer::user`]; and when this call is the one that
+    /// looks them up, and by session token, `along`'s answer too. `along` gets the
+    /// candidate tokens and does the lookup itself, with its own work in the same
+    /// statement: it answers the user with its result, or `None` when no token names
+    /// a live session. Any other call (the user already known or being looked up, a
+    /// JWT, a trusted cookie cache, no token) answers no result: do the work alone.
+    ///
+    /// # Errors
+    /// When the database does not answer.
+    pub async fn user_along<T>(
+        &self,
+        users: &Users,
+        along: impl AsyncFnOnce(&[String]) -> Result<Option<(user::Model, T)>, DbErr>,
+    ) -> Result<(Option<&user::Model>, Option<T>), DbErr> {
+        if self.jwt.is_some() || self.cache.is_some() || self.candidates.is_empty() {
+            return Ok((self.user(users).await?, None));
+        }
+        let mut result = None;
+        let user = self
+            .user
+            .get_or_try_init(|| async {
+                let found = along(&self.candidates).await?;
+                Ok::<_, DbErr>(found.map(|(user, answer)| {
+                    result = Some(answer);
+                    user
+                }))
+            })
+            .await?;
+        Ok((user.as_ref(), result))
     }
 
     /// A valid JWT's user (one lookup by id), else a trusted cache's (none), else

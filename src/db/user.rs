@@ -14,7 +14,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use entity::user;
-use sea_orm::{DatabaseConnection, DbBackend, DbErr, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult, QueryResult, Statement, Value};
 
 pub use self::sql::MAX_TOKENS;
 use self::{
@@ -67,14 +67,21 @@ impl From<UserRow> for user::Model {
     }
 }
 
-/// A session row with its user's columns.
-#[derive(FromQueryResult)]
-struct SessionRow {
-    token: String,
-    expires_at: DateTime<Utc>,
-    #[sea_orm(nested)]
-    user: UserRow,
+/// The session lookup as one part of a larger statement ([`Users::session_lookup`]).
+#[derive(Debug)]
+pub struct SessionLookup<'a> {
+    /// A `SELECT` binding `$1` (now) and `$2` onwards (the tokens), answering
+    /// [`SESSION_COLUMNS`] columns that [`Users::live_session_at`] reads.
+    pub sql: &'a str,
+    /// The values it binds, in order.
+    pub values: Vec<Value>,
+    /// The tokens it looks for, best first.
+    pub tokens: &'a [String],
 }
+
+/// How many columns the session lookup answers: the token, its expiry, and the
+/// user's seven.
+pub const SESSION_COLUMNS: usize = 9;
 
 /// One `expiresAt`.
 #[derive(FromQueryResult)]
@@ -160,15 +167,45 @@ impl Users {
         let statement = if self.sql.backend == DbBackend::Sqlite {
             self.statement(&self.sql.live_session[0], vec![now.into(), self.list(tokens.to_vec())])
         } else {
-            let values = std::iter::once(now.into()).chain(tokens.iter().map(|token| token.as_str().into()));
-            self.statement(&self.sql.live_session[tokens.len() - 1], values.collect())
+            let lookup = self.session_lookup(tokens, now)?;
+            self.statement(lookup.sql, lookup.values)
         };
-        let rows = SessionRow::find_by_statement(statement).all(&self.db).await?;
-        let mut rows: Vec<Option<SessionRow>> = rows.into_iter().map(Some).collect();
-        Ok(tokens.iter().find_map(|token| {
-            let row = rows.iter_mut().find(|row| row.as_ref().is_some_and(|row| &row.token == token))?.take()?;
-            Some((LiveSession { token: row.token, expires_at: row.expires_at }, row.user.into()))
-        }))
+        let rows = self.db.query_all_raw(statement).await?;
+        let sessions = rows.iter().map(|row| Self::live_session_at(row, 0)).collect::<Result<Vec<_>, _>>()?;
+        Ok(first_by_token(tokens, sessions))
+    }
+
+    /// The session lookup for `tokens` (at most [`MAX_TOKENS`], best first) live at
+    /// `now`, to be run inside a larger statement on PostgreSQL.
+    ///
+    /// # Errors
+    /// On SQLite, whose lookup binds its tokens as one JSON list instead.
+    pub fn session_lookup<'a>(&'a self, tokens: &'a [String], now: DateTime<Utc>) -> Result<SessionLookup<'a>, DbErr> {
+        if self.sql.backend != DbBackend::Postgres || tokens.is_empty() {
+            return Err(DbErr::Custom("the embeddable session lookup is PostgreSQL's, for one token or more".into()));
+        }
+        let tokens = &tokens[..tokens.len().min(MAX_TOKENS)];
+        let values = std::iter::once(now.into()).chain(tokens.iter().map(|token| token.as_str().into()));
+        Ok(SessionLookup { sql: &self.sql.live_session[tokens.len() - 1], values: values.collect(), tokens })
+    }
+
+    /// The session and its user in a row of the session lookup, whose
+    /// [`SESSION_COLUMNS`] columns start at position `start`.
+    ///
+    /// # Errors
+    /// When a column is missing or of another type.
+    pub fn live_session_at(row: &QueryResult, start: usize) -> Result<(LiveSession, user::Model), DbErr> {
+        let session = LiveSession { token: row.try_get_by_index(start)?, expires_at: row.try_get_by_index(start + 1)? };
+        let user = user::Model {
+            id: row.try_get_by_index(start + 2)?,
+            name: row.try_get_by_index(start + 3)?,
+            email: row.try_get_by_index(start + 4)?,
+            email_verified: row.try_get_by_index(start + 5)?,
+            image: row.try_get_by_index(start + 6)?,
+            created_at: row.try_get_by_index(start + 7)?,
+            updated_at: row.try_get_by_index(start + 8)?,
+        };
+        Ok((session, user))
     }
 
     /// The user behind the first of `tokens` that names a live session
@@ -251,4 +288,12 @@ impl Users {
             Value::from(values)
         }
     }
+}
+
+/// Of the live `sessions` found, the one of the first of `tokens` that has one.
+pub fn first_by_token<T>(tokens: &[String], sessions: Vec<(LiveSession, T)>) -> Option<(LiveSession, T)> {
+    let mut sessions: Vec<Option<(LiveSession, T)>> = sessions.into_iter().map(Some).collect();
+    tokens.iter().find_map(|token| {
+        sessions.iter_mut().find(|found| found.as_ref().is_some_and(|(session, _)| &session.token == token))?.take()
+    })
 }

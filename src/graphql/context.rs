@@ -42,10 +42,35 @@ pub async fn viewer<'a>(ctx: &Context<'a>) -> AppResult<Option<&'a user::Model>>
         return Ok(None);
     };
     let user = viewer.user(users).await?;
+    feed_owner(ctx, user).await;
+    Ok(user)
+}
+
+/// The signed-in user and, when this call looks them up by session token, what
+/// `along` read in the same statement ([`Viewer::user_along`]); `None` means: read
+/// it alone.
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a valid session; the lookup's failure.
+pub async fn signed_in_along<'a, T>(
+    ctx: &Context<'a>,
+    along: impl AsyncFnOnce(&db::user::Users, &[String]) -> Result<Option<(user::Model, T)>, sea_orm::DbErr>,
+) -> AppResult<(&'a user::Model, Option<T>)> {
+    let users = ctx.data::<db::user::Users>().map_err(missing)?;
+    let Some(viewer) = ctx.data_opt::<std::sync::Arc<Viewer>>() else {
+        return Err(AppError::Unauthenticated);
+    };
+    let (user, answer) = viewer.user_along(users, async |tokens: &[String]| along(users, tokens).await).await?;
+    feed_owner(ctx, user).await;
+    Ok((user.ok_or(AppError::Unauthenticated)?, answer))
+}
+
+/// The signed-in user goes into the owner loader, so the owners of their own
+/// tasks cost no query.
+async fn feed_owner(ctx: &Context<'_>, user: Option<&user::Model>) {
     if let (Some(user), Some(owners)) = (user, ctx.data_opt::<OwnerLoader>()) {
         owners.feed_one(user.id.clone(), user.clone()).await;
     }
-    Ok(user)
 }
 
 /// The signed-in user.

@@ -108,6 +108,31 @@ async fn a_valid_bearer_wins_and_an_invalid_one_falls_back_to_the_cookie() {
 }
 
 #[tokio::test]
+async fn the_tasks_page_is_of_the_session_that_wins() {
+    // On PostgreSQL the page is read in the session lookup's statement, once for
+    // every candidate session: it must still be the winner's page alone.
+    let app = spawn_app().await;
+    let cookie_user = app.create_user("Cookie").await;
+    let bearer_user = app.create_user("Bearer").await;
+    app.create_task(&cookie_user, "the cookie's task").await;
+    app.create_task(&bearer_user, "the bearer's task").await;
+    let empty = app.create_user("Empty").await;
+    let titles = |authorization: String| {
+        let request = app.post().header("cookie", cookie_user.cookie()).header("authorization", authorization);
+        async move {
+            let query = "{ tasks { nodes { title } pageInfo { hasNextPage } } }";
+            let body: Value = request.json(&json!({ "query": query })).send().await.unwrap().json().await.unwrap();
+            assert_eq!(body["errors"], Value::Null, "{body}");
+            assert_eq!(body["data"]["tasks"]["pageInfo"]["hasNextPage"], false, "{body}");
+            body["data"]["tasks"]["nodes"].as_array().unwrap().iter().map(|n| n["title"].clone()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(titles(format!("Bearer {}", bearer_user.token)).await, ["the bearer's task"]);
+    assert_eq!(titles(format!("Bearer {}", random_id())).await, ["the cookie's task"]);
+    assert!(titles(format!("Bearer {}", empty.token)).await.is_empty(), "a user with no task has an empty page");
+}
+
+#[tokio::test]
 async fn a_tampered_cookie_is_refused_without_touching_the_database() {
     let app = spawn_app().await;
     let user = app.create_user("Ada").await;

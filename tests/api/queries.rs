@@ -129,7 +129,13 @@ async fn owners_are_batched_and_total_count_runs_only_when_asked() {
     let page = |n: u32| format!("{{ tasks(first: {n}) {{ nodes {{ id title }} }} }}");
     let with_owner = |n: u32| format!("{{ tasks(first: {n}) {{ nodes {{ id owner {{ id email }} }} }} }}");
     let plain = statements_for(&app, &ada, &page(20)).await;
-    assert_eq!(plain, 2, "session lookup + one page query");
+    let expected = match crate::BACKEND {
+        // The session lookup reads the page in the same statement.
+        todo_graphql::config::Backend::Postgres => 1,
+        // SQLite has no lateral join: the session lookup, then the page.
+        todo_graphql::config::Backend::Sqlite => 2,
+    };
+    assert_eq!(plain, expected, "session lookup and page");
     assert_eq!(statements_for(&app, &ada, &with_owner(2)).await, statements_for(&app, &ada, &with_owner(100)).await);
     assert_eq!(statements_for(&app, &ada, &with_owner(100)).await, plain, "owners come from the session lookup");
     let counted = statements_for(&app, &ada, "{ tasks(first: 20) { nodes { id } totalCount } }").await;

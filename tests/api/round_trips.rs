@@ -129,13 +129,27 @@ async fn cost(app: &TestApp, proxy: &WireCounter, user: &TestUser, query: &str, 
 }
 
 #[tokio::test]
-async fn the_tasks_page_is_two_statements_in_two_round_trips() {
+async fn the_tasks_page_is_one_statement_in_one_round_trip() {
     let (app, proxy) = counted_app().await;
     let ada = app.create_user("Ada").await;
     app.insert_tasks(&ada.id, (1..=30).map(|n| format!("task {n}")), chrono::Utc::now()).await;
     let page = "{ tasks(first: 20) { nodes { id title completed createdAt } } }";
-    // The session lookup and the page, each on its own acquire, neither pinged.
-    assert_eq!(cost(&app, &proxy, &ada, page, json!({})).await, (2, 2));
+    // The session lookup reads the page in the same statement, and the connection
+    // goes back unpinged.
+    assert_eq!(cost(&app, &proxy, &ada, page, json!({})).await, (1, 1));
+    // With `me` beside it the session is looked up once, by whichever field asks
+    // first: the page comes along or follows.
+    let both = "{ me { id } tasks(first: 20) { nodes { id title } } }";
+    let (statements, round_trips) = cost(&app, &proxy, &ada, both, json!({})).await;
+    assert!(
+        (1..=2).contains(&statements) && round_trips == statements,
+        "{statements} statements, {round_trips} round trips"
+    );
+    // Signed in by a page's cursor, the next page is one statement too.
+    let first = app.graphql(Some(&ada), "{ tasks(first: 20) { pageInfo { endCursor } } }", json!({})).await;
+    let after = first["data"]["tasks"]["pageInfo"]["endCursor"].clone();
+    let next = "query($after: String) { tasks(first: 20, after: $after) { nodes { title } } }";
+    assert_eq!(cost(&app, &proxy, &ada, next, json!({ "after": after })).await, (1, 1));
 }
 
 #[tokio::test]
@@ -209,4 +223,74 @@ async fn echo(pool: &sea_orm::sqlx::PgPool, n: i32) -> i32 {
 
 async fn sleep(pool: &sea_orm::sqlx::PgPool, seconds: f64) -> Result<(), sea_orm::sqlx::Error> {
     sea_orm::sqlx::query("SELECT pg_sleep($1)").bind(seconds).execute(pool).await.map(|_| ())
+}
+
+/// The tasks page's statement (the session lookup with the page joined to it) is
+/// planned once per connection and then kept: its generic plan is two index lookups
+/// and a backward scan of the user's index, no sequential scan, and PostgreSQL
+/// switches to it after its five custom plans. (With the row count bound as
+/// `LIMIT $n`, the generic plan looked dearer than every custom one, and each
+/// execution was planned anew.)
+#[tokio::test]
+async fn the_tasks_page_keeps_one_generic_plan_of_index_lookups() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    use todo_graphql::{
+        config::BetterAuthSchema,
+        db::{
+            task::{self, Filter, Sort, SortField, Window},
+            user::Users,
+        },
+    };
+
+    let app = spawn_app().await;
+    app.db
+        .execute_unprepared(
+            r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+                 SELECT 'u' || g, 'User ' || g, 'u' || g || '@example.com', false, now(), now()
+                 FROM generate_series(1, 2000) AS g;
+               INSERT INTO session (id, token, "userId", "expiresAt", "createdAt", "updatedAt")
+                 SELECT 's' || g, 't' || g, 'u' || g, now() + interval '1 day', now(), now()
+                 FROM generate_series(1, 2000) AS g;
+               INSERT INTO tasks (id, title, completed, user_id, created_at, updated_at)
+                 SELECT gen_random_uuid(), 'task ' || g, false, 'u' || (1 + g % 2000),
+                        now() - g * interval '1 second', now()
+                 FROM generate_series(1, 100000) AS g;
+               ANALYZE "user"; ANALYZE session; ANALYZE tasks;"#,
+        )
+        .await
+        .unwrap();
+    let users = Users::prepare(&app.db, &BetterAuthSchema::default()).await.unwrap();
+    let tokens = ["t1".to_owned()];
+    let sort = Sort { field: SortField::CreatedAt, descending: true };
+    let window = Window { after: None, before: None, limit: 20, from_end: false };
+    let statement = task::page_of_session_statement(
+        users.session_lookup(&tokens, chrono::Utc::now()).unwrap(),
+        &Filter::default(),
+        sort,
+        &window,
+    );
+    let values = statement.values.as_ref().map(|values| values.0.len()).unwrap_or_default();
+    assert_eq!(values, 2, "now and the token: {}", statement.sql);
+    // One connection for PREPARE, EXECUTE and EXPLAIN: a transaction holds it.
+    let transaction = app.db.begin().await.unwrap();
+    let run = |sql: String| Statement::from_string(DbBackend::Postgres, sql);
+    transaction.execute_unprepared(&format!("PREPARE page AS {}", statement.sql)).await.unwrap();
+    for _ in 0..8 {
+        let rows = transaction.query_all_raw(run("EXECUTE page(now(), 't1')".into())).await.unwrap();
+        assert_eq!(rows.len(), 21, "the window and one past it");
+    }
+    let plans = transaction
+        .query_one_raw(run("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = 'page'".into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let (generic, custom): (i64, i64) = (plans.try_get_by_index(0).unwrap(), plans.try_get_by_index(1).unwrap());
+    assert!(generic >= 3 && custom <= 5, "{generic} generic plans, {custom} custom plans");
+    transaction.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await.unwrap();
+    let rows = transaction.query_all_raw(run("EXPLAIN EXECUTE page(now(), 't1')".into())).await.unwrap();
+    let plan: Vec<String> = rows.iter().map(|row| row.try_get_by_index::<String>(0).unwrap()).collect();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(plan.contains("Index Scan Backward using ix_tasks_user_id_created_at_id"), "{plan}");
+    transaction.rollback().await.unwrap();
 }

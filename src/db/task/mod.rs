@@ -6,7 +6,7 @@ use entity::tasks::{Column, Entity, Model};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, ExprTrait,
     PaginatorTrait, QueryFilter, QuerySelect,
-    sea_query::{Expr, LikeExpr, extension::postgres::PgExpr},
+    sea_query::{Alias, Expr, LikeExpr, extension::postgres::PgExpr},
 };
 use uuid::Uuid;
 
@@ -15,7 +15,7 @@ mod page;
 mod write;
 
 pub use creation::{Creation, CreationKey, KEY_MAX, RETENTION, create_once};
-pub use page::{Key, KeyValue, Page, Sort, SortField, Window, page};
+pub use page::{Key, KeyValue, Page, Sort, SortField, Window, page, page_of_session, page_of_session_statement};
 pub use write::{Changes, NewTask, create, delete, delete_completed, toggle, update};
 
 /// Which tasks by completion.
@@ -44,7 +44,7 @@ pub struct Filter {
 /// # Errors
 /// When the database fails.
 pub async fn count(db: &DatabaseConnection, user_id: &str, filter: &Filter) -> Result<u64, DbErr> {
-    Entity::find().filter(filter_condition(db.get_database_backend(), user_id, filter)).count(db).await
+    Entity::find().filter(filter_condition(db.get_database_backend(), Owner::Id(user_id), filter)).count(db).await
 }
 
 /// Totals by status.
@@ -81,8 +81,22 @@ pub async fn find(db: &impl ConnectionTrait, user_id: &str, id: Uuid) -> Result<
     Entity::find().filter(Column::Id.eq(id)).filter(Column::UserId.eq(user_id)).one(db).await
 }
 
-fn filter_condition(backend: DbBackend, user_id: &str, filter: &Filter) -> Condition {
-    let mut condition = Condition::all().add(Column::UserId.eq(user_id));
+/// Whose tasks a statement reads.
+#[derive(Debug, Clone, Copy)]
+enum Owner<'a> {
+    /// The user with this id.
+    Id(&'a str),
+    /// The user of the session lookup the statement is joined to (its `id` column,
+    /// under the name [`page::SESSION`]).
+    OfSession,
+}
+
+fn filter_condition(backend: DbBackend, owner: Owner<'_>, filter: &Filter) -> Condition {
+    let owner = match owner {
+        Owner::Id(user_id) => Column::UserId.eq(user_id),
+        Owner::OfSession => Expr::col(Column::UserId).equals((Alias::new(page::SESSION), Alias::new("id"))),
+    };
+    let mut condition = Condition::all().add(owner);
     match filter.status {
         Status::All => {}
         Status::Pending => condition = condition.add(Column::Completed.eq(false)),
@@ -124,7 +138,8 @@ mod tests {
     fn search_escapes_with_backslash_on_both_backends() {
         let filter = Filter { status: Status::All, search: Some("50%".into()) };
         for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
-            let sql = Entity::find().filter(filter_condition(backend, "u", &filter)).build(backend).to_string();
+            let sql =
+                Entity::find().filter(filter_condition(backend, Owner::Id("u"), &filter)).build(backend).to_string();
             assert!(str::contains(&sql, "LIKE"), "{sql}");
             let escape_clause = str::contains(&sql, "ESCAPE");
             assert_eq!(escape_clause, backend == DbBackend::Sqlite, "{sql}");
