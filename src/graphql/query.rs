@@ -85,12 +85,12 @@ impl QueryRoot {
                 (user, filter, window, page)
             }
         };
-        let cursor = |task: &entity::tasks::Model| codec.encode(sort.field, &Key::of(task, sort.field));
+        let key = |task: &entity::tasks::Model| Key::of(task, sort.field);
         let page_info = PageInfo {
             has_next_page: if window.from_end { window.before.is_some() } else { page.has_more },
             has_previous_page: if window.from_end { page.has_more } else { window.after.is_some() },
-            start_cursor: page.tasks.first().map(cursor),
-            end_cursor: page.tasks.last().map(cursor),
+            ends: page.tasks.first().zip(page.tasks.last()).map(|(first, last)| (key(first), key(last))),
+            sort_field: sort.field,
         };
         Ok(TaskConnection {
             page_info,

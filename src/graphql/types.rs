@@ -105,16 +105,33 @@ pub struct TaskStats {
 }
 
 /// Pagination state of a connection, as Relay defines it.
-#[derive(SimpleObject, Clone, Debug, Default)]
+#[derive(SimpleObject, Clone, Debug)]
+#[graphql(complex)]
 pub struct PageInfo {
     /// More tasks follow the last edge.
     pub has_next_page: bool,
     /// More tasks precede the first edge.
     pub has_previous_page: bool,
+    /// Where the first and last edges stand; their cursors are signed only when asked.
+    #[graphql(skip)]
+    pub(super) ends: Option<(Key, Key)>,
+    #[graphql(skip)]
+    pub(super) sort_field: SortField,
+}
+
+#[ComplexObject]
+impl PageInfo {
     /// The first edge's cursor.
-    pub start_cursor: Option<String>,
+    async fn start_cursor(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
+        let codec = ctx.data::<CursorCodec>().map_err(context::missing)?;
+        Ok(self.ends.as_ref().map(|(first, _)| codec.encode(self.sort_field, first)))
+    }
+
     /// The last edge's cursor.
-    pub end_cursor: Option<String>,
+    async fn end_cursor(&self, ctx: &Context<'_>) -> AppResult<Option<String>> {
+        let codec = ctx.data::<CursorCodec>().map_err(context::missing)?;
+        Ok(self.ends.as_ref().map(|(_, last)| codec.encode(self.sort_field, last)))
+    }
 }
 
 /// One task in a connection, with its cursor.

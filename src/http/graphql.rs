@@ -18,7 +18,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    AppState,
+    SharedState,
     exchange::{Exchange, json_response, selected_operation},
     negotiate::{Media, content_type, passes_csrf_rule, response_media, wants_html},
 };
@@ -29,7 +29,7 @@ use crate::{
 
 /// `POST /graphql`: one operation, or a batch of at most `MAX_BATCH`.
 pub async fn post(
-    State(state): State<AppState>,
+    State(state): State<SharedState>,
     request_id: Option<Extension<RequestId>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -96,7 +96,7 @@ struct GetParams {
 
 /// `GET /graphql`: GraphiQL for a browser, else a query (never a mutation).
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<SharedState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     request_id: Option<Extension<RequestId>>,
     uri: Uri,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde_json::json;
 
-use super::AppState;
+use super::SharedState;
 use crate::db;
 
 /// How long `/ready` waits for the database.
@@ -18,7 +18,7 @@ pub async fn health() -> impl IntoResponse {
 }
 
 /// Readiness.
-pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
     match tokio::time::timeout(READY_TIMEOUT, db::missing_tables(&state.db, state.users.tables())).await {
         Ok(Ok(missing)) if missing.is_empty() => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Ok(Ok(missing)) => (

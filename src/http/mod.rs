@@ -97,6 +97,10 @@ pub struct AppState {
     pub sockets: Arc<ws::Sockets>,
 }
 
+/// What the handlers take: the one [`AppState`], shared rather than cloned for each
+/// request.
+pub type SharedState = Arc<AppState>;
+
 /// GraphiQL's prefilled headers and query.
 #[derive(Clone, Debug)]
 pub struct GraphiqlDefaults {
@@ -124,7 +128,7 @@ pub fn router(state: AppState, metrics: Option<MetricsSource>, cors_origins: &[S
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .with_state(state);
+        .with_state(Arc::new(state));
     if let Some(metrics) = metrics {
         router = router.merge(metrics_router(metrics));
     }

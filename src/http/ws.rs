@@ -58,7 +58,7 @@ use tokio::{
     time::{Instant, sleep_until},
 };
 
-use super::{AppState, exchange::selected_operation};
+use super::{SharedState, exchange::selected_operation};
 use crate::{
     auth::Viewer,
     config::Subscriptions,
@@ -179,7 +179,7 @@ impl Drop for UserSlot {
 }
 
 /// `GET /graphql`: a WebSocket upgrade, else GraphQL over HTTP or GraphiQL.
-pub async fn get(State(state): State<AppState>, request: HttpRequest) -> Response {
+pub async fn get(State(state): State<SharedState>, request: HttpRequest) -> Response {
     let upgrading = request
         .headers()
         .get(header::UPGRADE)
@@ -328,7 +328,7 @@ struct Signed {
 struct Connection {
     socket: WebSocket,
     protocol: Protocol,
-    state: AppState,
+    state: SharedState,
     /// Tokens the upgrade request offered (cookie, `Authorization`), verified.
     header_candidates: Vec<String>,
     init_received: bool,
@@ -340,7 +340,7 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(socket: WebSocket, protocol: Protocol, state: AppState, headers: &HeaderMap) -> Self {
+    fn new(socket: WebSocket, protocol: Protocol, state: SharedState, headers: &HeaderMap) -> Self {
         let header_candidates = state.sessions.candidates(headers);
         Self {
             socket,
