@@ -203,25 +203,6 @@ impl<DB: Database> Drop for PoolConnection<DB> {
             return;
         }
 
-        // todo-graphql patch: a connection that owes nothing goes straight back to
-        // the idle queue, with no ping and no task. The ping below exists to drain what
-        // an abandoned statement left unread and to send a queued rollback; neither is
-        // there (`Connection::is_settled`), and a socket the server closed since is
-        // found by the next statement as it would be after a ping. A connection idle
-        // for long is still tested on acquire (`test_before_acquire`).
-        if let Some(live) = &self.live {
-            if live.raw.is_settled()
-                && self.pool.options.after_release.is_none()
-                && !self.pool.is_closed()
-                && !is_beyond_max_lifetime(live, &self.pool.options)
-            {
-                if let Some(live) = self.live.take() {
-                    live.float(self.pool.clone()).release();
-                }
-                return;
-            }
-        }
-
         // We still need to spawn a task to maintain `min_connections`.
         if self.live.is_some() || self.pool.options.min_connections > 0 {
             crate::rt::spawn(self.return_to_pool());
@@ -321,6 +302,17 @@ impl<DB: Database> Floating<DB, Live<DB>> {
                     return false;
                 }
             }
+        }
+
+        // todo-graphql patch: a connection that owes nothing goes back without a
+        // ping. The ping below exists to drain what an abandoned statement left
+        // unread and to send a queued rollback; neither is there
+        // (`Connection::is_settled`), and a socket the server closed since is found
+        // by the next statement as it would be after a ping. A connection idle for
+        // long is still tested on acquire (`test_before_acquire`).
+        if self.raw.is_settled() {
+            self.release();
+            return true;
         }
 
         // test the connection on-release to ensure it is still viable,
