@@ -337,18 +337,7 @@ async fn a_name_that_would_be_sql_stops_the_binary_before_any_statement() {
 #[tokio::test]
 async fn the_session_lookup_stays_two_index_lookups_in_its_generic_plan() {
     let app = spawn_app().await;
-    app.db
-        .execute_unprepared(
-            r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
-                 SELECT 'u' || g, 'User ' || g, 'u' || g || '@example.com', false, now(), now()
-                 FROM generate_series(1, 5000) AS g;
-               INSERT INTO session (id, token, "userId", "expiresAt", "createdAt", "updatedAt")
-                 SELECT 's' || g, 't' || g, 'u' || g, now() + interval '1 day', now(), now()
-                 FROM generate_series(1, 5000) AS g;
-               ANALYZE "user"; ANALYZE session;"#,
-        )
-        .await
-        .unwrap();
+    insert_sessions(&app.db, 5000).await;
     let users = Users::prepare(&app.db, &BetterAuthSchema::default()).await.unwrap();
     // One connection for SET, PREPARE and EXPLAIN: a transaction holds it.
     let transaction = sea_orm::TransactionTrait::begin(&app.db).await.unwrap();

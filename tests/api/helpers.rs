@@ -418,6 +418,22 @@ pub async fn insert_user_with_token(db: &DatabaseConnection, token: &str) -> Tes
 }
 
 /// The `extensions.code` of the first error.
+/// `count` users `u1`.. with a live session each, token `t1`.., inserted in one
+/// statement and analysed: enough rows for PostgreSQL to plan as it would in use.
+pub async fn insert_sessions(db: &DatabaseConnection, count: u32) {
+    db.execute_unprepared(&format!(
+        r#"INSERT INTO "user" (id, name, email, "emailVerified", "createdAt", "updatedAt")
+             SELECT 'u' || g, 'User ' || g, 'u' || g || '@example.com', false, now(), now()
+             FROM generate_series(1, {count}) AS g;
+           INSERT INTO session (id, token, "userId", "expiresAt", "createdAt", "updatedAt")
+             SELECT 's' || g, 't' || g, 'u' || g, now() + interval '1 day', now(), now()
+             FROM generate_series(1, {count}) AS g;
+           ANALYZE "user"; ANALYZE session;"#
+    ))
+    .await
+    .unwrap();
+}
+
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}"))
 }
