@@ -166,6 +166,8 @@ async fn every_field_but_me_needs_a_session() {
     let operations = [
         format!(r#"{{ task(id: "{id}") {{ id }} }}"#),
         "{ tasks { totalCount } }".to_owned(),
+        // Arguments are checked after the session: a signed-out client learns nothing of them.
+        r#"{ tasks(first: 0, after: "not a cursor") { totalCount } }"#.to_owned(),
         "{ taskStats { total } }".to_owned(),
         r#"mutation { createTask(input: { title: "x" }) { id } }"#.to_owned(),
         format!(r#"mutation {{ updateTask(id: "{id}", input: {{ title: "x" }}) {{ id }} }}"#),
